@@ -1,0 +1,1 @@
+"""Audio input/output: files, resampling and sound devices."""

@@ -1,0 +1,99 @@
+"""The one place for reading, writing and resampling audio."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AudioFormatError
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample mono float32 audio with soxr (high quality, streaming-safe library)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if from_rate == to_rate or audio.size == 0:
+        return audio
+    import soxr
+
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def read_audio(
+    path: str | Path, target_rate: int | None = None, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Read a WAV/FLAC/OGG/MP3 file as mono float32; optionally resample.
+
+    Stereo is averaged to mono; more than two channels is refused. Raises AudioFormatError
+    with the reason for empty, corrupt or oversized files.
+    """
+    import soundfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFormatError(f"audio file not found: {path}")
+    if path.stat().st_size == 0:
+        raise AudioFormatError(f"audio file is empty (0 bytes): {path}")
+    try:
+        info = soundfile.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError
+        raise AudioFormatError(f"cannot read audio file {path}: not a supported audio format") from exc
+    if info.channels > 2:
+        raise AudioFormatError(
+            f"{path} has {info.channels} channels; give a mono or stereo recording"
+        )
+    if max_seconds is not None and info.frames > max_seconds * info.samplerate:
+        raise AudioFormatError(
+            f"{path} is {info.frames / info.samplerate:.0f} s long; at most {max_seconds:.0f} s accepted"
+        )
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioFormatError(f"cannot decode audio file {path}: {exc}") from exc
+    if data.shape[0] == 0:
+        raise AudioFormatError(f"audio file has no samples: {path}")
+    audio = data.mean(axis=1).astype(np.float32)
+    if target_rate:
+        audio, rate = resample(audio, rate, target_rate), target_rate
+    return audio, int(rate)
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float [-1, 1] to int16 samples."""
+    return np.clip(np.asarray(audio) * 32767.0, -32767, 32767).astype(np.int16)
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A complete 16-bit mono WAV file in memory."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(to_int16(audio).tobytes())
+    return buffer.getvalue()
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Write a 16-bit mono WAV atomically (temp file in the same folder, then rename)."""
+    atomic_write_bytes(Path(path), wav_bytes(audio, sample_rate))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new file, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,1 @@
+"""Model backends: one small interface over onnxruntime and TFLite."""

@@ -1,0 +1,19 @@
+"""The ``edge-vc`` command line: wires stages together, nothing more."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+from .commands.say import devices, say
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edge-vc")
+def main() -> None:
+    """Offline zero-shot voice cloning for small devices."""
+
+
+main.add_command(say)
+main.add_command(devices)
+# Further commands register below, one line each (keep imports light at module level).

@@ -1,0 +1,1 @@
+"""Voice cloning: speaker encoder, enrollment, profiles and voice stages."""

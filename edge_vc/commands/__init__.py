@@ -1,0 +1,1 @@
+"""CLI sub-commands, one module per area; ``edge_vc.cli`` registers them."""

@@ -1,0 +1,57 @@
+"""One error family for users: each error carries a clear message and an exit code."""
+
+from __future__ import annotations
+
+
+class EdgeVCError(Exception):
+    """Base class of every error edge-vc reports to users."""
+
+    exit_code = 1
+
+
+class InvalidTextError(EdgeVCError):
+    """The text to speak is empty, unusable or too large."""
+
+    exit_code = 2
+
+
+class VoiceNotFoundError(EdgeVCError):
+    """A voice model or its config file does not exist."""
+
+    exit_code = 3
+
+
+class VoiceConfigError(EdgeVCError):
+    """A voice config (.onnx.json) is malformed or lacks required keys."""
+
+    exit_code = 4
+
+
+class ModelLoadError(EdgeVCError):
+    """A model file could not be loaded (corrupt, wrong format, missing metadata)."""
+
+    exit_code = 5
+
+
+class AudioDeviceError(EdgeVCError):
+    """A sound device is unknown, unavailable or refuses the requested format."""
+
+    exit_code = 6
+
+
+class AudioFormatError(EdgeVCError):
+    """An audio file cannot be read or has an unsupported shape."""
+
+    exit_code = 7
+
+
+class ProfileError(EdgeVCError):
+    """A voice profile is missing, corrupt, or from an incompatible version."""
+
+    exit_code = 8
+
+
+class EnrollmentError(EdgeVCError):
+    """Enrollment audio was refused (too short, no speech, failed checks)."""
+
+    exit_code = 9

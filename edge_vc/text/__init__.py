@@ -1,0 +1,1 @@
+"""Text handling before phonemization."""

@@ -1,0 +1,1 @@
+"""Text to speech with Piper-format VITS voices."""
