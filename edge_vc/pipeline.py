@@ -34,17 +34,13 @@ class Speaker:
     def sample_rate(self) -> int:
         return self.voice.sample_rate
 
-    def synthesize(
-        self, text: str | Iterable[str], syn: SynthesisConfig | None = None
-    ) -> Iterator[AudioChunk]:
+    def synthesize(self, text: str | Iterable[str], syn: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
         """Stream chunks of ``text`` in this speaker's voice."""
         self.stage.reset()
         for chunk in self.voice.synthesize(text, syn):
             yield self.stage.process(chunk)
 
-    def speak(
-        self, text: str | Iterable[str], sinks: list[AudioSink], syn: SynthesisConfig | None = None
-    ) -> float:
+    def speak(self, text: str | Iterable[str], sinks: list[AudioSink], syn: SynthesisConfig | None = None) -> float:
         """Synthesize into every sink; returns seconds of audio produced."""
         seconds = 0.0
         for chunk in self.synthesize(text, syn):

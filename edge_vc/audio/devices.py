@@ -32,9 +32,7 @@ def _sounddevice():
     try:
         import sounddevice
     except OSError as exc:  # PortAudio library missing
-        raise AudioDeviceError(
-            f"PortAudio is not available ({exc}); install libportaudio2"
-        ) from exc
+        raise AudioDeviceError(f"PortAudio is not available ({exc}); install libportaudio2") from exc
     return sounddevice
 
 
@@ -78,9 +76,7 @@ def find_device(spec: str | int | None, kind: str = "output") -> DeviceInfo:
         index = int(text)
         match = [d for d in usable if d.index == index]
         if not match:
-            raise AudioDeviceError(
-                f"no {kind} device with index {index}; run 'edge-vc devices' to list them"
-            )
+            raise AudioDeviceError(f"no {kind} device with index {index}; run 'edge-vc devices' to list them")
         return match[0]
     exact = [d for d in usable if d.name == text]
     if exact:
@@ -89,9 +85,7 @@ def find_device(spec: str | int | None, kind: str = "output") -> DeviceInfo:
     if len(partial) == 1:
         return partial[0]
     if not partial:
-        raise AudioDeviceError(
-            f"no {kind} device named '{text}'; run 'edge-vc devices' to list them"
-        )
+        raise AudioDeviceError(f"no {kind} device named '{text}'; run 'edge-vc devices' to list them")
     names = ", ".join(f"{d.index}: {d.name}" for d in partial)
     raise AudioDeviceError(f"'{text}' matches several {kind} devices ({names}); give the index")
 

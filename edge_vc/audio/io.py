@@ -43,9 +43,7 @@ def read_audio(
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError
         raise AudioFormatError(f"cannot read audio file {path}: not a supported audio format") from exc
     if info.channels > 2:
-        raise AudioFormatError(
-            f"{path} has {info.channels} channels; give a mono or stereo recording"
-        )
+        raise AudioFormatError(f"{path} has {info.channels} channels; give a mono or stereo recording")
     if max_seconds is not None and info.frames > max_seconds * info.samplerate:
         raise AudioFormatError(
             f"{path} is {info.frames / info.samplerate:.0f} s long; at most {max_seconds:.0f} s accepted"

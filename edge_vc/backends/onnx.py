@@ -23,9 +23,7 @@ def create_session(model: str | Path | bytes, threads: int | None = None):
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
     try:
-        return onnxruntime.InferenceSession(
-            model, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several unrelated types
         name = model if isinstance(model, str) else "<bytes>"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

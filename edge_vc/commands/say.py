@@ -13,15 +13,28 @@ from .common import echo_verbose, user_errors
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("--voice", "-v", default=None, help="Profile name, installed voice, or .onnx path (default: bundled en_US-joe-medium).")
+@click.option(
+    "--voice",
+    "-v",
+    default=None,
+    help="Profile name, installed voice, or .onnx path (default: bundled en_US-joe-medium).",
+)
 @click.option("--out", "-o", "out", default=None, help="Write a WAV file; '-' writes WAV to stdout.")
 @click.option("--raw", is_flag=True, help="Write raw 16-bit mono PCM to stdout (for pipes).")
 @click.option("--device", "-d", default=None, help="Play on this output device (index or name); see 'edge-vc devices'.")
 @click.option("--play/--no-play", default=None, help="Play on the speaker (default: when no --out/--raw is given).")
-@click.option("--rate", type=click.FloatRange(0.25, 4.0), default=1.0, show_default=True, help="Speaking speed (2.0 = twice as fast).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.25, 4.0),
+    default=1.0,
+    show_default=True,
+    help="Speaking speed (2.0 = twice as fast).",
+)
 @click.option("--volume", type=click.FloatRange(0.0, 4.0), default=1.0, show_default=True, help="Output gain.")
 @click.option("--speaker", type=int, default=None, help="Speaker id of a multi-speaker voice.")
-@click.option("--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference (default: all cores).")
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference (default: all cores)."
+)
 @click.option("--verbose", is_flag=True, help="Show timing on stderr.")
 @user_errors
 def say(text, voice, out, raw, device, play, rate, volume, speaker, threads, verbose):
@@ -39,8 +52,10 @@ def say(text, voice, out, raw, device, play, rate, volume, speaker, threads, ver
         raise click.UsageError("--out - and --raw both write to stdout; choose one")
     started = time.perf_counter()
     speaker_obj = Speaker.load(voice, threads=threads)
-    echo_verbose(verbose, f"loaded {speaker_obj.voice.name} ({speaker_obj.stage.name} stage) "
-                 f"in {time.perf_counter() - started:.2f} s")
+    echo_verbose(
+        verbose,
+        f"loaded {speaker_obj.voice.name} ({speaker_obj.stage.name} stage) in {time.perf_counter() - started:.2f} s",
+    )
     syn = speaker_obj.voice.config.default_synthesis()
     syn.length_scale = syn.length_scale / rate
     syn.volume = volume
@@ -73,8 +88,11 @@ def say(text, voice, out, raw, device, play, rate, volume, speaker, threads, ver
         raise
     for sink in sinks:
         sink.close()
-    echo_verbose(verbose, f"{seconds:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / max(seconds, 1e-9):.3f}), "
-                 f"first audio after {first_audio:.3f} s")
+    echo_verbose(
+        verbose,
+        f"{seconds:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / max(seconds, 1e-9):.3f}), "
+        f"first audio after {first_audio:.3f} s",
+    )
     if out and out != "-":
         echo_verbose(verbose, f"wrote {out}")
 
@@ -96,5 +114,7 @@ def devices(as_json):
         click.echo("no audio devices found")
         return
     for d in found:
-        click.echo(f"{d.index:3d}  {d.kinds:6s}  {d.default_samplerate:6d} Hz  in:{d.max_input_channels} "
-                   f"out:{d.max_output_channels}  {d.name}  [{d.hostapi}]")
+        click.echo(
+            f"{d.index:3d}  {d.kinds:6s}  {d.default_samplerate:6d} Hz  in:{d.max_input_channels} "
+            f"out:{d.max_output_channels}  {d.name}  [{d.hostapi}]"
+        )

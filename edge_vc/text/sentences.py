@@ -10,9 +10,39 @@ MAX_TEXT_CHARS = 1_000_000
 """Texts above this size are refused (a novel is ~500 kB)."""
 
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig",
-    "mt", "inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
-    "oct", "nov", "dec", "approx", "dept", "est",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "no",
+    "fig",
+    "mt",
+    "inc",
+    "ltd",
+    "co",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "approx",
+    "dept",
+    "est",
 }
 _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
 _MAX_SENTENCE_CHARS = 600
@@ -21,9 +51,7 @@ _MAX_SENTENCE_CHARS = 600
 def clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks) and normalise Unicode to NFC."""
     text = unicodedata.normalize("NFC", text)
-    return "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text
-    )
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
 
 
 def _split_long(sentence: str) -> Iterator[str]:

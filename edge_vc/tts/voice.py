@@ -87,17 +87,13 @@ class BaseVoice:
                     phonemes = tail
             yield sentence, phonemes
 
-    def synthesize(
-        self, text: str | Iterable[str], syn: SynthesisConfig | None = None
-    ) -> Iterator[AudioChunk]:
+    def synthesize(self, text: str | Iterable[str], syn: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
         """Stream audio chunks for ``text`` (a string or an iterable of lines)."""
         syn = syn or self.config.default_synthesis()
         syn.validate()
         if isinstance(text, str):
             if len(text) > MAX_TEXT_CHARS:
-                raise InvalidTextError(
-                    f"text is {len(text)} characters; at most {MAX_TEXT_CHARS} per request"
-                )
+                raise InvalidTextError(f"text is {len(text)} characters; at most {MAX_TEXT_CHARS} per request")
             if not text.strip():
                 raise InvalidTextError("text is empty: nothing to say")
         phonemizer = Phonemizer(self.config)
@@ -113,9 +109,7 @@ class BaseVoice:
                 audio = audio / peak if peak > 1e-8 else np.zeros_like(audio)
             audio = np.clip(audio * syn.volume, -1.0, 1.0).astype(np.float32)
             upcoming = next(groups, None)  # phonemizing ahead is cheap; it marks the last chunk
-            yield AudioChunk(
-                self.sample_rate, audio, text=sentence, phonemes=phonemes, is_last=upcoming is None
-            )
+            yield AudioChunk(self.sample_rate, audio, text=sentence, phonemes=phonemes, is_last=upcoming is None)
 
 
 def _split_first_clause(phonemes: list[str]) -> tuple[list[str], list[str]]:
