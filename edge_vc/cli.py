@@ -17,3 +17,7 @@ def main() -> None:
 main.add_command(say)
 main.add_command(devices)
 # Further commands register below, one line each (keep imports light at module level).
+
+from .commands.export import export  # noqa: E402
+
+main.add_command(export)

@@ -1,0 +1,17 @@
+"""``edge-vc export ...``: PyTorch/ONNX models to INT8 ONNX and TFLite (needs the ``export`` extra).
+
+Each sub-command lives in the ``export`` package; register it with one line at the bottom.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def export() -> None:
+    """Export models to fp32/INT8 ONNX and TFLite, with parity and speed reports."""
+
+
+# Sub-commands register below, one line each, e.g.:
+# export.add_command(click_command_object)
