@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..audio.io import resample
 from ..backends.onnx import create_session
 from ..errors import InvalidTextError, ModelLoadError
-from ..text.sentences import MAX_TEXT_CHARS, split_sentences
+from ..text.sentences import MAX_TEXT_CHARS
+from ..text.ssml import Pause, Utterance, speech_plan
 from .catalog import VoiceFiles, resolve_voice
 from .chunks import AudioChunk
 from .config import SynthesisConfig, VoiceConfig
@@ -71,24 +73,54 @@ class BaseVoice:
         audio = self.session.run(None, feeds)[0]
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
-    def _phoneme_groups(self, text: str | Iterable[str]) -> Iterator[tuple[str, list[str]]]:
-        """(sentence text, phonemes) pairs; the very first group is cut at an early clause."""
+    def _phoneme_groups(
+        self, text: str | Iterable[str], ssml: bool | None = None
+    ) -> Iterator[tuple[Utterance | Pause, list[str]]]:
+        """(plan item, phonemes) pairs; the very first utterance is cut at an early clause.
+
+        Pauses before the first utterance are held back, so a text with nothing to say yields nothing.
+        """
         phonemizer = Phonemizer(self.config)
         first = True
-        for sentence in split_sentences(text):
-            phonemes = phonemizer.phonemize(sentence)
+        held: list[Pause] = []
+        for item in speech_plan(text, ssml):
+            if isinstance(item, Pause):
+                if first:
+                    held.append(item)
+                else:
+                    yield item, []
+                continue
+            phonemes = phonemizer.phonemize(item.text)
             if not phonemes:
                 continue
             if first:
                 first = False
+                for pause in held:
+                    yield pause, []
                 head, tail = _split_first_clause(phonemes)
                 if tail:
-                    yield sentence, head
+                    yield item, head
                     phonemes = tail
-            yield sentence, phonemes
+            yield item, phonemes
 
-    def synthesize(self, text: str | Iterable[str], syn: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
-        """Stream audio chunks for ``text`` (a string or an iterable of lines)."""
+    def _render(self, item: Utterance, phonemes: list[str], syn: SynthesisConfig, phonemizer: Phonemizer) -> np.ndarray:
+        """Audio of one utterance at its rate and pitch (pitch: slower synthesis, then resampled up)."""
+        item_syn = syn
+        if item.rate != 1.0 or item.pitch != 1.0:
+            length = min(max(syn.length_scale * item.pitch / item.rate, 0.1), 10.0)
+            item_syn = replace(syn, length_scale=length)
+        audio = self.phoneme_ids_to_audio(phonemizer.to_ids(phonemes), item_syn)
+        if item.pitch != 1.0:
+            audio = resample(audio, round(self.sample_rate * item.pitch), self.sample_rate)
+        return audio
+
+    def synthesize(
+        self, text: str | Iterable[str], syn: SynthesisConfig | None = None, ssml: bool | None = None
+    ) -> Iterator[AudioChunk]:
+        """Stream audio chunks for ``text`` (a string or an iterable of lines).
+
+        ``ssml=None`` reads a text that starts with ``<speak>`` as SSML (see ``edge_vc.text.ssml``).
+        """
         syn = syn or self.config.default_synthesis()
         syn.validate()
         if isinstance(text, str):
@@ -97,19 +129,24 @@ class BaseVoice:
             if not text.strip():
                 raise InvalidTextError("text is empty: nothing to say")
         phonemizer = Phonemizer(self.config)
-        groups = self._phoneme_groups(text)
+        groups = self._phoneme_groups(text, ssml)
         upcoming = next(groups, None)
         if upcoming is None:
             raise InvalidTextError("text has nothing speakable (no letters or digits)")
         while upcoming is not None:
-            sentence, phonemes = upcoming
-            audio = self.phoneme_ids_to_audio(phonemizer.to_ids(phonemes), syn)
+            item, phonemes = upcoming
+            if isinstance(item, Pause):
+                audio = np.zeros(round(item.seconds * self.sample_rate), dtype=np.float32)
+                upcoming = next(groups, None)
+                yield AudioChunk(self.sample_rate, audio, text="", phonemes=[], is_last=upcoming is None)
+                continue
+            audio = self._render(item, phonemes, syn, phonemizer)
             if syn.normalize_audio:
                 peak = float(np.max(np.abs(audio))) if audio.size else 0.0
                 audio = audio / peak if peak > 1e-8 else np.zeros_like(audio)
             audio = np.clip(audio * syn.volume, -1.0, 1.0).astype(np.float32)
             upcoming = next(groups, None)  # phonemizing ahead is cheap; it marks the last chunk
-            yield AudioChunk(self.sample_rate, audio, text=sentence, phonemes=phonemes, is_last=upcoming is None)
+            yield AudioChunk(self.sample_rate, audio, text=item.text, phonemes=phonemes, is_last=upcoming is None)
 
 
 def _split_first_clause(phonemes: list[str]) -> tuple[list[str], list[str]]:
