@@ -59,3 +59,35 @@ def run_cli():
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pulse_audio():
+    """A running PulseAudio with the ``edgevc_null`` sink as default and its monitor as source.
+
+    Starts the daemon when none answers (as .ci/run does); skips only if PulseAudio is not installed.
+    """
+    import shutil
+
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("PulseAudio is not installed (apt install pulseaudio pulseaudio-utils libportaudio2)")
+    if subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+        subprocess.run(
+            [
+                "pulseaudio",
+                "--start",
+                "--exit-idle-time=-1",
+                "-n",
+                "-F",
+                "/dev/null",
+                "--load=module-null-sink sink_name=edgevc_null",
+                "--load=module-native-protocol-unix",
+            ],
+            capture_output=True,
+        )
+    sinks = subprocess.run(["pactl", "list", "short", "sinks"], capture_output=True, text=True).stdout
+    if "edgevc_null" not in sinks:
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=edgevc_null"], capture_output=True)
+    subprocess.run(["pactl", "set-default-sink", "edgevc_null"], check=True)
+    subprocess.run(["pactl", "set-default-source", "edgevc_null.monitor"], check=True)
+    return "pulse"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import struct
 import sys
 import tempfile
+import threading
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -107,14 +109,38 @@ class StreamSink(AudioSink):
 
 
 class DeviceSink(AudioSink):
-    """Plays chunks on a sound device, resampling (soxr, streaming) when the rate is refused."""
+    """Plays chunks on a sound device, resampling (soxr, streaming) when the rate is refused.
+
+    A callback stream pulls from a queue and plays silence while the next chunk is still being
+    synthesized, so a slow sentence makes a pause, never a PortAudio underrun.
+    """
 
     def __init__(self, device: str | int | None = None, sample_rate: int | None = None) -> None:
         self.device = find_device(device, "output")
         self._requested_rate = sample_rate
         self._stream = None
         self._resampler = None
+        self._pending: collections.deque[np.ndarray] = collections.deque()
+        self._offset = 0
+        self._lock = threading.Lock()
+        self._drained = threading.Event()
         self.device_rate: int | None = None
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        filled = 0
+        with self._lock:
+            while filled < frames and self._pending:
+                head = self._pending[0]
+                take = min(frames - filled, len(head) - self._offset)
+                outdata[filled : filled + take, 0] = head[self._offset : self._offset + take]
+                filled += take
+                self._offset += take
+                if self._offset >= len(head):
+                    self._pending.popleft()
+                    self._offset = 0
+            if not self._pending:
+                self._drained.set()
+        outdata[filled:, 0] = 0.0
 
     def _open(self, rate: int) -> None:
         import sounddevice as sd
@@ -126,14 +152,25 @@ class DeviceSink(AudioSink):
             self._resampler = soxr.ResampleStream(rate, self.device_rate, 1, dtype="float32")
         try:
             self._stream = sd.OutputStream(
-                device=self.device.index, samplerate=self.device_rate, channels=1, dtype="float32"
+                device=self.device.index,
+                samplerate=self.device_rate,
+                channels=1,
+                dtype="float32",
+                latency="high",
+                blocksize=1024,
+                callback=self._callback,
             )
             self._stream.start()
         except Exception as exc:
             raise AudioDeviceError(
                 f"cannot open output device '{self.device.name}' at {self.device_rate} Hz: {exc}"
             ) from exc
-        self._input_rate = rate
+
+    def _queue(self, audio: np.ndarray) -> None:
+        if audio.size:
+            with self._lock:
+                self._pending.append(np.ascontiguousarray(audio, dtype=np.float32))
+                self._drained.clear()
 
     def write(self, chunk: AudioChunk) -> None:
         if self._stream is None:
@@ -141,17 +178,18 @@ class DeviceSink(AudioSink):
         audio = chunk.audio.astype(np.float32)
         if self._resampler is not None:
             audio = self._resampler.resample_chunk(audio)
-        if audio.size:
-            self._stream.write(audio.reshape(-1, 1))
+        self._queue(audio)
 
     def close(self) -> None:
+        """Wait until everything written has played, then close the device."""
         if self._stream is None:
             return
         if self._resampler is not None:
-            tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-            if tail.size:
-                self._stream.write(tail.reshape(-1, 1))
-        self._stream.stop()  # stop() drains what was written
+            self._queue(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        with self._lock:
+            seconds_left = sum(len(a) for a in self._pending) / float(self.device_rate or 1)
+        self._drained.wait(timeout=seconds_left + 5.0)
+        self._stream.stop()  # stop() lets the device play out its buffer
         self._stream.close()
         self._stream = None
 

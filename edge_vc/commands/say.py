@@ -22,6 +22,9 @@ from .common import echo_verbose, user_errors
 @click.option("--out", "-o", "out", default=None, help="Write a WAV file; '-' writes WAV to stdout.")
 @click.option("--raw", is_flag=True, help="Write raw 16-bit mono PCM to stdout (for pipes).")
 @click.option("--device", "-d", default=None, help="Play on this output device (index or name); see 'edge-vc devices'.")
+@click.option(
+    "--device-rate", type=click.IntRange(8000, 192000), default=None, help="Force the device's sample rate (resampled)."
+)
 @click.option("--play/--no-play", default=None, help="Play on the speaker (default: when no --out/--raw is given).")
 @click.option(
     "--rate",
@@ -37,7 +40,7 @@ from .common import echo_verbose, user_errors
 )
 @click.option("--verbose", is_flag=True, help="Show timing on stderr.")
 @user_errors
-def say(text, voice, out, raw, device, play, rate, volume, speaker, threads, verbose):
+def say(text, voice, out, raw, device, device_rate, play, rate, volume, speaker, threads, verbose):
     """Speak TEXT (or text read from stdin) offline."""
     from ..audio.sinks import DeviceSink, StreamSink, WavFileSink
     from ..pipeline import Speaker
@@ -65,7 +68,7 @@ def say(text, voice, out, raw, device, play, rate, volume, speaker, threads, ver
     sinks = []
     try:
         if play or device is not None:
-            sinks.append(DeviceSink(device))
+            sinks.append(DeviceSink(device, sample_rate=device_rate))
         if out == "-":
             sinks.append(StreamSink(wav_header=True))
         elif out:

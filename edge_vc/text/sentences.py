@@ -75,7 +75,10 @@ def _split_block(block: str) -> Iterator[str]:
         end = match.end(1)
         words = block[start : match.start(1)].split()
         last_word = words[-1].lower().rstrip(".") if words else ""
-        if match.group(1) == "." and (last_word in _ABBREVIATIONS or len(last_word) == 1):
+        following = block[match.end() : match.end() + 1]
+        if match.group(1) == "." and (
+            last_word in _ABBREVIATIONS or len(last_word) == 1 or "." in last_word or following.islower()
+        ):
             continue
         yield from _split_long(block[start:end])
         start = match.end()
