@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_vc.text.sentences import split_sentences
 from edge_vc.tts.config import SynthesisConfig, VoiceConfig
 from edge_vc.tts.phonemes import Phonemizer
-from edge_vc.text.sentences import split_sentences
 
 SENTENCES = [
     "The weather today is sunny with a light breeze from the west.",
@@ -66,7 +66,7 @@ def test_first_chunk_arrives_before_the_rest_is_synthesized(base_voice, monkeypa
         return original(ids, syn)
 
     monkeypatch.setattr(base_voice, "phoneme_ids_to_audio", counting)
-    for chunk in base_voice.synthesize(paragraph):
+    for _chunk in base_voice.synthesize(paragraph):
         events.append("chunk")
     first_chunk = events.index("chunk")
     assert events[:first_chunk] == ["synth"], events
