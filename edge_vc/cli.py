@@ -21,3 +21,6 @@ main.add_command(devices)
 from .commands.export import export  # noqa: E402
 
 main.add_command(export)
+from .commands.serve import serve  # noqa: E402
+
+main.add_command(serve)

@@ -1,0 +1,204 @@
+"""The Wyoming protocol (Home Assistant's TTS transport), as wyoming-piper speaks it.
+
+``describe`` → ``info``; ``synthesize`` → ``audio-start``, ``audio-chunk``…, ``audio-stop``; errors
+and a full queue answer with an ``error`` event (code ``busy``, ``bad-text``, ``unknown-voice``).
+Events are built with the ``wyoming`` package; reading is ours, with limits on every length field,
+because a peer may announce any size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
+from .engine import BusyError, SpeechEngine, SpeechRequest
+
+_LOGGER = logging.getLogger(__name__)
+MAX_HEADER_BYTES = 16 * 1024
+MAX_DATA_BYTES = 64 * 1024
+MAX_PAYLOAD_BYTES = 1024 * 1024
+SAMPLES_PER_CHUNK = 1024
+IDLE_TIMEOUT = 300.0
+"""A connection that sends nothing for this long is closed."""
+
+
+class ProtocolError(Exception):
+    """The peer broke the framing or a limit; the connection is closed."""
+
+
+async def read_event(reader: asyncio.StreamReader):
+    """One Wyoming event, or None at end of stream; ProtocolError on bad framing or oversize fields."""
+    from wyoming.event import Event
+
+    try:
+        line = await reader.readline()
+    except (ValueError, asyncio.LimitOverrunError) as exc:
+        raise ProtocolError("event header too long") from exc
+    if not line:
+        return None
+    try:
+        header = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError("event header is not JSON") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise ProtocolError("event header lacks a type")
+    data = header.get("data") or {}
+    data_length = header.get("data_length") or 0
+    payload_length = header.get("payload_length") or 0
+    if not isinstance(data, dict) or not isinstance(data_length, int) or not isinstance(payload_length, int):
+        raise ProtocolError("event header has fields of the wrong type")
+    if not 0 <= data_length <= MAX_DATA_BYTES or not 0 <= payload_length <= MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"event too large (data {data_length}, payload {payload_length} bytes)")
+    if data_length:
+        try:
+            extra = json.loads(await reader.readexactly(data_length))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProtocolError("event data is not JSON") from exc
+        if not isinstance(extra, dict):
+            raise ProtocolError("event data is not an object")
+        data.update(extra)
+    payload = await reader.readexactly(payload_length) if payload_length else None
+    return Event(type=header["type"], data=data, payload=payload)
+
+
+def tts_info(voices: list[dict]):
+    """The ``info`` event: one TTS program whose voices are the installed voices and profiles."""
+    from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
+
+    from .. import __version__
+
+    attribution = Attribution(name="edge-vc", url="https://pypi.org/project/edge-vc/")
+    tts_voices = [
+        TtsVoice(
+            name=v["name"],
+            description=v.get("description") or v["name"],
+            attribution=attribution,
+            installed=True,
+            version=None,
+            languages=[v.get("language") or "en_US"],
+        )
+        for v in voices
+    ]
+    program = TtsProgram(
+        name="edge-vc",
+        description="Offline voice cloning TTS (Piper VITS voices and cloned profiles)",
+        attribution=attribution,
+        installed=True,
+        version=__version__,
+        voices=tts_voices,
+    )
+    return Info(tts=[program]).event()
+
+
+class WyomingHandler:
+    """One client connection."""
+
+    def __init__(self, engine: SpeechEngine, voices: Callable[[], list[dict]]) -> None:
+        self.engine = engine
+        self.voices = voices
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from wyoming.event import async_write_event
+
+        try:
+            while True:
+                event = await asyncio.wait_for(read_event(reader), IDLE_TIMEOUT)
+                if event is None:
+                    break
+                if event.type == "describe":
+                    await async_write_event(tts_info(self.voices()), writer)
+                elif event.type == "ping":
+                    await async_write_event(_event("pong", {"text": event.data.get("text")}), writer)
+                elif event.type == "synthesize":
+                    await self._synthesize(event, writer)
+                # Other events (e.g. streaming text we do not advertise) are ignored, as wyoming-piper does.
+        except (ProtocolError, asyncio.IncompleteReadError) as exc:
+            _LOGGER.info("wyoming client dropped: %s", exc)
+            await _try_write(writer, _error(str(exc), "protocol"))
+        except (asyncio.TimeoutError, TimeoutError, ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:
+            _LOGGER.exception("wyoming connection failed")
+        finally:
+            writer.close()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 2.0)
+            except (Exception, asyncio.CancelledError):
+                pass
+
+    async def _synthesize(self, event, writer: asyncio.StreamWriter) -> None:
+        from wyoming.audio import AudioChunk, AudioStart, AudioStop
+        from wyoming.event import async_write_event
+        from wyoming.tts import Synthesize
+
+        try:
+            request = Synthesize.from_event(event)
+        except (KeyError, TypeError, ValueError):
+            await async_write_event(_error("synthesize needs a text", "bad-text"), writer)
+            return
+        voice = request.voice.name if request.voice and request.voice.name else None
+        ssml = str(request.text_format or "").endswith("ssml") or None
+        speaker = request.voice.speaker if request.voice else None
+        try:
+            speaker_id = int(speaker) if speaker not in (None, "") else None
+        except ValueError:
+            speaker_id = None
+        try:
+            job = self.engine.submit(SpeechRequest(str(request.text), voice=voice, ssml=ssml, speaker_id=speaker_id))
+        except BusyError as exc:
+            await async_write_event(_error(str(exc), "busy"), writer)
+            return
+        except InvalidTextError as exc:
+            await async_write_event(_error(str(exc), "bad-text"), writer)
+            return
+        loop = asyncio.get_running_loop()
+        started = False
+        try:
+            while True:
+                try:
+                    chunk = await loop.run_in_executor(None, job.next_chunk)
+                except VoiceNotFoundError as exc:
+                    await async_write_event(_error(str(exc), "unknown-voice"), writer)
+                    return
+                except EdgeVCError as exc:
+                    await async_write_event(_error(str(exc), "synthesis-failed"), writer)
+                    return
+                if chunk is None:
+                    break
+                rate = chunk.sample_rate
+                if not started:
+                    await async_write_event(AudioStart(rate=rate, width=2, channels=1).event(), writer)
+                    started = True
+                pcm = chunk.audio_int16.tobytes()
+                step = SAMPLES_PER_CHUNK * 2
+                for start in range(0, len(pcm), step):
+                    piece = AudioChunk(rate=rate, width=2, channels=1, audio=pcm[start : start + step])
+                    await async_write_event(piece.event(), writer)
+            if started:
+                await async_write_event(AudioStop().event(), writer)
+        finally:
+            job.cancel()
+
+
+def _event(kind: str, data: dict):
+    from wyoming.event import Event
+
+    return Event(type=kind, data={k: v for k, v in data.items() if v is not None})
+
+
+def _error(text: str, code: str):
+    from wyoming.error import Error
+
+    return Error(text=text, code=code).event()
+
+
+async def _try_write(writer: asyncio.StreamWriter, event) -> None:
+    from wyoming.event import async_write_event
+
+    try:
+        await asyncio.wait_for(async_write_event(event, writer), 2.0)
+    except (Exception, asyncio.CancelledError):
+        pass

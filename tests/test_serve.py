@@ -1,0 +1,316 @@
+"""``edge-vc serve``: real Wyoming and HTTP exchanges on loopback with the real voice.
+
+Every loop here is bounded in count and time, and the server subprocess is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import io
+import json
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+SENTENCE = "The kitchen light is on and the front door is locked."
+
+
+def _start_server(*extra: str, timeout: float = 120.0):
+    """``python -m edge_vc serve`` on free loopback ports; returns (process, http_port, wyoming_port)."""
+    cmd = [sys.executable, "-m", "edge_vc", "serve", "--port", "0", "--wyoming-port", "0", "--threads", "1", *extra]
+    proc = subprocess.Popen(cmd, cwd=str(REPO), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline and proc.poll() is None:
+        ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+        if ready:
+            line = proc.stderr.readline()
+            match = re.search(rb"HTTP on http://[\d.]+:(\d+), Wyoming on tcp://[\d.]+:(\d+)", line)
+            if match:
+                return proc, int(match.group(1)), int(match.group(2))
+    proc.kill()
+    raise RuntimeError(f"server did not start: {line!r}")
+
+
+def _stop(proc) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmRSS")
+
+
+def _request(port, method, path, body=None, headers=None, timeout=120.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def _wav(data: bytes) -> tuple[np.ndarray, int]:
+    with wave.open(io.BytesIO(data)) as wav:
+        assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
+        rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+    return np.frombuffer(frames, dtype=np.int16).astype(np.float32) / 32767.0, rate
+
+
+def _assert_speech(audio: np.ndarray, rate: int, words: int) -> None:
+    seconds = len(audio) / rate
+    assert 0.15 * words < seconds < 1.0 * words + 1.0, f"{seconds:.2f} s for {words} words"
+    assert float(np.sqrt(np.mean(audio**2))) > 0.02, "audio is (nearly) silent"
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, http_port, wyoming_port = _start_server("--workers", "1", "--max-queue", "2", "--max-text", "3000")
+    try:
+        yield proc, http_port, wyoming_port
+    finally:
+        _stop(proc)
+
+
+def test_health_and_voices(server):
+    _, port, _ = server
+    status, _, body = _request(port, "GET", "/health")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["queue"]["capacity"] == 3
+    status, _, body = _request(port, "GET", "/voices")
+    assert status == 200 and "en_US-joe-medium" in [v["name"] for v in json.loads(body)["voices"]]
+
+
+def test_http_wav_round_trip_is_intelligible_speech(server, asr):
+    _, port, _ = server
+    status, headers, body = _request(port, "POST", "/speak", {"text": SENTENCE})
+    assert status == 200 and headers["Content-Type"] == "audio/wav"
+    audio, rate = _wav(body)
+    _assert_speech(audio, rate, len(SENTENCE.split()))
+    assert asr.wer(audio, rate, SENTENCE) <= 0.2
+
+
+def test_http_streams_chunked_wav_and_openai_endpoint(server):
+    _, port, _ = server
+    text = "First sentence here. Second sentence follows. Third one ends it."
+    status, headers, body = _request(port, "POST", "/speak", {"text": text, "stream": True})
+    assert status == 200 and headers.get("Transfer-Encoding") == "chunked"
+    assert body[:4] == b"RIFF" and body[36:40] == b"data"
+    audio = np.frombuffer(body[44:], dtype=np.int16).astype(np.float32) / 32767.0
+    _assert_speech(audio, int(headers["X-Sample-Rate"]), len(text.split()))
+    status, headers, body = _request(
+        port, "POST", "/v1/audio/speech", {"model": "tts-1", "input": "Hello there.", "voice": "alloy", "speed": 1.0}
+    )
+    assert status == 200
+    _assert_speech(*_wav(body), 2)
+    status, _, _ = _request(port, "POST", "/v1/audio/speech", {"input": "x", "response_format": "mp3"})
+    assert status == 400
+
+
+def test_http_refuses_bad_requests_cleanly(server):
+    _, port, _ = server
+    assert _request(port, "POST", "/speak", {"text": "x" * 3001})[0] == 413
+    assert _request(port, "POST", "/speak", b"x" * (65 * 1024), {"Content-Type": "text/plain"})[0] == 413
+    assert _request(port, "POST", "/speak", b"{not json")[0] == 400
+    assert _request(port, "POST", "/speak", {"text": "   "})[0] == 400
+    assert _request(port, "POST", "/speak", {"text": "hi", "voice": "no-such-voice"})[0] == 404
+    assert _request(port, "POST", "/speak", {"text": "hi", "rate": "fast"})[0] == 400
+    assert _request(port, "GET", "/nothing")[0] == 404
+    assert _request(port, "GET", "/speak")[0] == 405
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        assert b" 400 " in sock.recv(200)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n")
+        assert b" 431 " in sock.recv(200)
+    assert _request(port, "GET", "/health")[0] == 200
+
+
+async def _wyoming_exchange(port: int, text: str, voice: str | None = None):
+    from wyoming.audio import AudioChunk, AudioStart, AudioStop
+    from wyoming.client import AsyncTcpClient
+    from wyoming.info import Describe, Info
+    from wyoming.tts import Synthesize, SynthesizeVoice
+
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        await client.write_event(Describe().event())
+        info = Info.from_event(await asyncio.wait_for(client.read_event(), 30))
+        await client.write_event(Synthesize(text, voice=SynthesizeVoice(voice) if voice else None).event())
+        events, pcm, rate = [], b"", None
+        for _ in range(100_000):
+            event = await asyncio.wait_for(client.read_event(), 60)
+            events.append(event.type)
+            if AudioStart.is_type(event.type):
+                rate = AudioStart.from_event(event).rate
+            elif AudioChunk.is_type(event.type):
+                pcm += AudioChunk.from_event(event).audio
+            elif AudioStop.is_type(event.type) or event.type == "error":
+                return info, events, pcm, rate, event
+    raise AssertionError("no audio-stop")
+
+
+def test_wyoming_client_exchange(server, asr):
+    _, _, port = server
+    info, events, pcm, rate, last = asyncio.run(_wyoming_exchange(port, SENTENCE, "en_US-joe-medium"))
+    assert info.tts and "en_US-joe-medium" in [v.name for v in info.tts[0].voices]
+    assert events[0] == "audio-start" and events[-1] == "audio-stop" and events.count("audio-chunk") >= 3
+    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32767.0
+    _assert_speech(audio, rate, len(SENTENCE.split()))
+    assert asr.wer(audio, rate, SENTENCE) <= 0.2
+    _, events, _, _, last = asyncio.run(_wyoming_exchange(port, "Hello.", "no-such-voice"))
+    assert events == ["error"] and last.data["code"] == "unknown-voice"
+
+
+def test_wyoming_oversized_event_is_refused_and_server_survives(server):
+    _, http_port, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(json.dumps({"type": "synthesize", "data_length": 10**9}).encode() + b"\n")
+        reply = sock.recv(4096)
+        assert b'"error"' in reply or b"protocol" in reply
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"x" * 40_000 + b"\n")
+        sock.recv(4096)
+    assert _request(http_port, "GET", "/health")[0] == 200
+
+
+def test_twenty_concurrent_clients_with_queue_full(server):
+    proc, http_port, wyoming_port = server
+    text = " ".join([SENTENCE] * 3)
+    _request(http_port, "POST", "/speak", {"text": text})  # warm: first-use allocations are not a leak
+    baseline = _rss_mb(proc.pid)
+    results: list = []
+    lock = threading.Lock()
+
+    def http_client() -> None:
+        try:
+            status, _, body = _request(http_port, "POST", "/speak", {"text": text}, timeout=180)
+            outcome = ("http", status, len(body))
+        except Exception as exc:  # noqa: BLE001 - counted as unanswered
+            outcome = ("http", repr(exc), 0)
+        with lock:
+            results.append(outcome)
+
+    def wyoming_client() -> None:
+        try:
+            _, events, pcm, _, last = asyncio.run(_wyoming_exchange(wyoming_port, text))
+            outcome = ("wyoming", last.type if last.type != "error" else last.data.get("code"), len(pcm))
+        except Exception as exc:  # noqa: BLE001
+            outcome = ("wyoming", repr(exc), 0)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=http_client if i % 4 else wyoming_client) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(240)
+    assert not any(t.is_alive() for t in threads)
+    assert len(results) == 20
+    answered = [r for r in results if r[1] in (200, "audio-stop") and r[2] > 10_000]
+    refused = [r for r in results if r[1] in (503, "busy")]
+    assert len(answered) + len(refused) == 20, results
+    assert len(answered) >= 3 and len(refused) >= 1, results
+    assert proc.poll() is None
+    health = json.loads(_request(http_port, "GET", "/health")[2])
+    assert health["queue"]["running"] == 0 and health["queue"]["waiting"] == 0
+    assert _rss_mb(proc.pid) - baseline < 60.0
+
+
+def test_client_disconnect_mid_stream_cancels_the_job(server):
+    _, port, _ = server
+    long_text = " ".join(f"This is sentence number {i} of a long story that nobody will hear." for i in range(40))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    body = json.dumps({"text": long_text, "stream": True}).encode()
+    sock.sendall(
+        b"POST /speak HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    first = sock.recv(65536)
+    assert b" 200 " in first
+    sock.close()
+    started = time.monotonic()
+    idle = False
+    while time.monotonic() - started < 20:
+        queue = json.loads(_request(port, "GET", "/health")[2])["queue"]
+        if queue["running"] == 0 and queue["waiting"] == 0:
+            idle = True
+            break
+        time.sleep(0.2)
+    cancelled_after = time.monotonic() - started
+    assert idle, "job still running after the client left"
+    # Saying all 40 sentences takes far longer than this: the job stopped early.
+    assert cancelled_after < 8.0
+    assert _request(port, "POST", "/speak", {"text": "Still here."})[0] == 200
+
+
+def test_remote_bind_needs_flag_and_token(run_cli):
+    from edge_vc.serve.server import BindError, check_bind, is_loopback
+
+    assert is_loopback("127.0.0.5") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+    with pytest.raises(BindError):
+        check_bind("0.0.0.0", allow_remote=False, token=None)
+    with pytest.raises(BindError):
+        check_bind("0.0.0.0", allow_remote=True, token="short")
+    check_bind("0.0.0.0", allow_remote=True, token="a-long-enough-token-123")
+    result = run_cli("serve", "--host", "0.0.0.0", "--port", "0", timeout=60)
+    assert result.returncode == 11 and b"--allow-remote" in result.stderr
+
+
+def test_token_is_required_when_set(base_voice):
+    from edge_vc.pipeline import Speaker
+    from edge_vc.serve.engine import EngineConfig
+    from edge_vc.serve.http import HttpConfig
+    from edge_vc.serve.server import ServeConfig, Server
+
+    token = "secret-token-0123456789"
+    config = ServeConfig(EngineConfig(workers=1, max_queue=1), HttpConfig(port=0, token=token), wyoming_port=None)
+    server = Server(config, loader=lambda name, threads: Speaker(base_voice))
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_until_complete(server.serve_forever())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(60)
+    try:
+        port = server.http_port
+        assert _request(port, "GET", "/health")[0] == 200
+        assert _request(port, "GET", "/voices")[0] == 401
+        assert _request(port, "GET", "/voices", headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert _request(port, "GET", "/voices", headers={"Authorization": f"Bearer {token}"})[0] == 200
+        status, _, body = _request(port, "POST", "/speak", {"text": "Hi."}, {"Authorization": f"Bearer {token}"})
+        assert status == 200 and _wav(body)[0].size > 1000
+    finally:
+        loop.call_soon_threadsafe(server.stop)
+        thread.join(30)
+    assert not thread.is_alive()
