@@ -132,3 +132,18 @@ def test_oversized_and_hostile_ssml_refused_or_bounded(base_voice):
     hostile = "<speak>" + '<prosody rate="fast">' * 2_000 + "deep nesting ends here."
     result, _ = _bounded(lambda: _audio(base_voice, hostile), 30.0)
     assert "error" not in result and result["value"][1].size > 0
+
+
+def test_cli_say_ssml_flag_inserts_the_break(run_cli, tmp_path):
+    out = tmp_path / "ssml.wav"
+    result = run_cli("say", "--ssml", 'Wait <break time="1500ms"/> then go.', "-o", str(out), "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    import soundfile
+
+    audio, rate = soundfile.read(str(out), dtype="float32")
+    silent = np.abs(audio) < 1e-4
+    longest, run = 0, 0
+    for value in silent:
+        run = run + 1 if value else 0
+        longest = max(longest, run)
+    assert longest / rate >= 1.45

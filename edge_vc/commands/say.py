@@ -38,9 +38,10 @@ from .common import echo_verbose, user_errors
 @click.option(
     "--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference (default: all cores)."
 )
+@click.option("--ssml", is_flag=True, help="Read TEXT as SSML (auto when it starts with <speak>); see docs/ssml.md.")
 @click.option("--verbose", is_flag=True, help="Show timing on stderr.")
 @user_errors
-def say(text, voice, out, raw, device, device_rate, play, rate, volume, speaker, threads, verbose):
+def say(text, voice, out, raw, device, device_rate, play, rate, volume, speaker, threads, ssml, verbose):
     """Speak TEXT (or text read from stdin) offline."""
     from ..audio.sinks import DeviceSink, StreamSink, WavFileSink
     from ..pipeline import Speaker
@@ -51,6 +52,8 @@ def say(text, voice, out, raw, device, device_rate, play, rate, volume, speaker,
         text = sys.stdin.read()
     if not text.strip():
         raise InvalidTextError("text is empty: nothing to say")
+    if ssml and not text.lstrip().lower().startswith(("<speak", "<?xml")):
+        text = f"<speak>{text}</speak>"
     if out == "-" and raw:
         raise click.UsageError("--out - and --raw both write to stdout; choose one")
     started = time.perf_counter()
