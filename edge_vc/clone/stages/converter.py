@@ -1,0 +1,146 @@
+"""Voice stage that runs an exported tone-colour converter (``edge-vc export converter``).
+
+Only a converter the user supplies (a trained OpenVoice-layout checkpoint, exported) makes this a
+voice; edge-vc ships none. Each chunk (a sentence or clause) is converted on its own: resampled to
+the converter's rate, turned into a linear spectrogram (edge_vc.features.mel, OpenVoice's STFT),
+re-coloured from the base voice's tone colour to the speaker's, and trimmed to the input length.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...audio.io import resample
+from ...backends.model import load_model
+from ...errors import ModelLoadError
+from ...features.mel import MelConfig, stft_magnitude
+from ...tts.chunks import AudioChunk
+
+KIND = "edge-vc/tone-color-converter"
+REF_KIND = "edge-vc/tone-color-reference"
+
+
+@dataclass
+class ConverterStageConfig:
+    """What a profile stores for the converter stage."""
+
+    model_path: str
+    """Exported converter (``.onnx`` or ``.tflite``); its reference encoder sits beside it as ``*.ref.*``."""
+
+    target_se: list[float] = field(default_factory=list)
+    """The enrolled speaker's tone colour (``gin`` values)."""
+
+    source_se: list[float] = field(default_factory=list)
+    """The base voice's tone colour (``gin`` values)."""
+
+    def validate(self) -> None:
+        if not self.model_path:
+            raise ValueError("model_path is required")
+        if len(self.target_se) != len(self.source_se) or not self.target_se:
+            raise ValueError("target_se and source_se must be non-empty and of equal length")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "target_se": list(self.target_se), "source_se": list(self.source_se)}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> ConverterStageConfig:
+        config = ConverterStageConfig(
+            model_path=str(data.get("model_path", "")),
+            target_se=[float(x) for x in data.get("target_se", [])],
+            source_se=[float(x) for x in data.get("source_se", [])],
+        )
+        config.validate()
+        return config
+
+
+def reference_path(model_path: str | Path) -> Path:
+    path = Path(model_path)
+    return path.with_name(f"{path.stem}.ref{path.suffix}")
+
+
+class ToneColorModels:
+    """The exported converter and its reference encoder, with the settings from their metadata."""
+
+    def __init__(self, model_path: str | Path, threads: int | None = None) -> None:
+        self.model = load_model(model_path, threads)
+        self.ref = load_model(reference_path(model_path), threads)
+        meta = self.model.metadata
+        if meta.get("edge_vc_kind") != KIND or self.ref.metadata.get("edge_vc_kind") != REF_KIND:
+            raise ModelLoadError(f"{model_path} is not an exported tone-colour converter (edge-vc export converter)")
+        try:
+            self.sample_rate = int(meta["sample_rate"])
+            self.hop = int(meta["hop_length"])
+            n_fft, win = int(meta["filter_length"]), int(meta["win_length"])
+            self.gin = int(meta["gin_channels"])
+        except (KeyError, ValueError) as exc:
+            raise ModelLoadError(f"{model_path}: converter metadata is incomplete ({exc})") from exc
+        self.spec_config = MelConfig(
+            sample_rate=self.sample_rate,
+            n_fft=n_fft,
+            win_length=win,
+            hop_length=self.hop,
+            power=1.0,
+            mag_eps=1e-6,
+            center=False,
+            pad_mode="reflect",
+            pad=(n_fft - self.hop) // 2,
+        )
+        self.config = json.loads(meta.get("config", "{}"))
+
+    def spectrogram(self, audio: np.ndarray) -> np.ndarray:
+        """[1, bins, frames] of audio at the converter's rate (padded to whole hops)."""
+        audio = np.asarray(audio, np.float32)
+        pad = (-audio.size) % self.hop
+        min_len = self.spec_config.pad + 1
+        if audio.size + pad < min_len:
+            pad = min_len - audio.size + ((-min_len) % self.hop)
+        audio = np.pad(audio, (0, pad))
+        return stft_magnitude(audio, self.spec_config).T[None].astype(np.float32)
+
+    def tone_color(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Tone colour [gin] of a recording (any rate)."""
+        audio = resample(np.asarray(audio, np.float32), sample_rate, self.sample_rate)
+        g = self.ref.run({"spec": self.spectrogram(audio)})[0]
+        return np.asarray(g, np.float32).reshape(-1)
+
+    def convert(self, audio: np.ndarray, source_se: np.ndarray, target_se: np.ndarray) -> np.ndarray:
+        """Audio at the converter's rate, same length as ``audio``."""
+        spec = self.spectrogram(audio)
+        feeds = {
+            "spec": spec,
+            "g_src": np.asarray(source_se, np.float32).reshape(1, -1, 1),
+            "g_tgt": np.asarray(target_se, np.float32).reshape(1, -1, 1),
+        }
+        out = np.asarray(self.model.run(feeds)[0], np.float32).reshape(-1)
+        return out[: audio.size] if out.size >= audio.size else np.pad(out, (0, audio.size - out.size))
+
+
+class ConverterStage:
+    """Streams chunks through the converter (no state across chunks)."""
+
+    name = "converter"
+
+    def __init__(self, config: ConverterStageConfig, threads: int | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.models = ToneColorModels(config.model_path, threads)
+        if len(config.target_se) != self.models.gin:
+            raise ModelLoadError(f"profile tone colour has {len(config.target_se)} values, converter {self.models.gin}")
+        self._source = np.asarray(config.source_se, np.float32)
+        self._target = np.asarray(config.target_se, np.float32)
+
+    def process(self, chunk: AudioChunk) -> AudioChunk:
+        if chunk.audio.size == 0:
+            return chunk
+        rate = self.models.sample_rate
+        audio = resample(chunk.audio, chunk.sample_rate, rate)
+        out = self.models.convert(audio, self._source, self._target)
+        return chunk.with_audio(np.clip(out, -1.0, 1.0), sample_rate=rate)
+
+    def reset(self) -> None:
+        return None

@@ -1,0 +1,151 @@
+"""Speaker-space cloning on a random-weight multi-speaker VITS fixture (a test fixture, not a voice)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tests.fixtures.random_multispeaker import FIXTURE_PREFIX, build_random_multispeaker_voice
+
+N_SPEAKERS = 4
+OTHER_TEXT = "A quick brown fox jumps over the lazy dog, then runs far away into the quiet forest."
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A private EDGE_VC_HOME for this module."""
+    home = tmp_path_factory.mktemp("edgevc-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGE_VC_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def fixture_voice(tmp_path_factory, store):
+    """VoiceFiles of the random 4-speaker fixture, in a temp folder (never in the store)."""
+    from edge_vc.tts.catalog import VoiceFiles
+
+    model, config = build_random_multispeaker_voice(tmp_path_factory.mktemp("fixture"), n_speakers=N_SPEAKERS)
+    assert model.name.startswith(FIXTURE_PREFIX)
+    return VoiceFiles(model.name.removesuffix(".onnx"), model, config)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    """The product's speaker encoder."""
+    from edge_vc.clone.encoder import SpeakerEncoder
+
+    return SpeakerEncoder.load(threads=1)
+
+
+@pytest.fixture(scope="module")
+def space(fixture_voice):
+    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
+
+    return SpeakerSpaceVoice.load_space(fixture_voice, threads=1)
+
+
+@pytest.fixture(scope="module")
+def atlas(fixture_voice, space, encoder):
+    from edge_vc.clone.atlas import build_atlas
+
+    return build_atlas(fixture_voice, space, encoder.embed, "product")
+
+
+def test_g_input_variant_equals_sid_lookup(fixture_voice, tmp_path):
+    """Graph surgery: g = table row k gives the same audio as sid = k (noise scales 0)."""
+    from export.multispeaker import export_g_input_voice
+
+    result = export_g_input_voice(fixture_voice.model_path, tmp_path / "g.onnx")
+    original = ort.InferenceSession(str(fixture_voice.model_path), providers=["CPUExecutionProvider"])
+    variant = ort.InferenceSession(str(result.model_path), providers=["CPUExecutionProvider"])
+    assert "sid" not in {i.name for i in variant.get_inputs()}
+    assert variant.get_modelmeta().custom_metadata_map["edge_vc_kind"] == "edge-vc/vits-g-input"
+    table = np.load(result.table_path)
+    assert table.shape[0] == N_SPEAKERS
+    ids = np.random.default_rng(0).integers(1, 150, size=(1, 40)).astype(np.int64)
+    common = {"input": ids, "input_lengths": np.array([40], np.int64), "scales": np.array([0, 1, 0], np.float32)}
+    outputs = []
+    for k in range(N_SPEAKERS):
+        want = original.run(None, {**common, "sid": np.array([k], np.int64)})[0]
+        got = variant.run(None, {**common, "g": table[k : k + 1]})[0]
+        assert want.shape == got.shape
+        assert np.max(np.abs(want - got)) <= 1e-5
+        outputs.append(want.reshape(-1))
+    assert outputs[0].shape != outputs[1].shape or np.max(np.abs(outputs[0] - outputs[1])) > 1e-3
+
+
+def test_surgery_refuses_single_speaker_voice(base_voice):
+    import onnx
+
+    from edge_vc.tts.catalog import bundled_voice
+    from export.multispeaker import SurgeryError, make_g_input_model
+
+    with pytest.raises(SurgeryError, match="single-speaker"):
+        make_g_input_model(onnx.load(str(bundled_voice().model_path), load_external_data=False))
+
+
+def test_fixture_speakers_are_distinguishable(atlas):
+    """The self-consistency test below means something only if the encoder separates the speakers."""
+    assert atlas.complete
+    sims = atlas.embeddings @ atlas.embeddings.T
+    off_diagonal = sims[~np.eye(N_SPEAKERS, dtype=bool)]
+    assert off_diagonal.max() < 0.95, f"fixture speakers too alike for the encoder: {np.round(sims, 3)}"
+
+
+def test_self_consistency_ranks_each_speaker_first(fixture_voice, atlas, space, encoder):
+    """Audio of fixture speaker k (another sentence, plain sid model) -> the atlas ranks k first, for every k."""
+    from edge_vc.clone.atlas import match_speaker, rank
+    from edge_vc.tts.config import SynthesisConfig
+    from edge_vc.tts.voice import BaseVoice
+
+    plain = BaseVoice.load(fixture_voice, threads=1)
+    for k in range(N_SPEAKERS):
+        syn = SynthesisConfig(noise_scale=0.0, noise_w=0.0, speaker_id=k)
+        audio = np.concatenate([c.audio for c in plain.synthesize(OTHER_TEXT, syn)])
+        target = encoder.embed(audio, plain.sample_rate)
+        ranking = rank(atlas, target)
+        assert ranking[0][0] == k, f"speaker {k}: ranking {ranking}"
+        assert ranking[0][1] - ranking[1][1] > 0.02
+        match = match_speaker(atlas, space, target, encoder.embed, top_k=3)
+        assert max(match.weights, key=match.weights.get) == k
+        assert match.similarity == pytest.approx(max(match.candidates.values()))
+        assert match.similarity > ranking[1][1]
+
+
+def test_atlas_resumes_and_caches(fixture_voice, space, encoder, store):
+    from edge_vc.clone.atlas import Atlas, atlas_path, build_atlas
+
+    calls = []
+    partial = build_atlas(fixture_voice, space, encoder.embed, "resume-test", stop_after=2)
+    assert int(partial.done.sum()) == 2
+    saved = Atlas.load(atlas_path(fixture_voice, "resume-test"))
+    assert saved is not None and int(saved.done.sum()) == 2
+    full = build_atlas(fixture_voice, space, encoder.embed, "resume-test", progress=lambda d, n: calls.append(d))
+    assert full.complete and calls == [3, 4]
+    np.testing.assert_array_equal(full.embeddings[:2], partial.embeddings[:2])
+    calls.clear()
+    build_atlas(fixture_voice, space, encoder.embed, "resume-test", progress=lambda d, n: calls.append(d))
+    assert calls == []
+
+
+def test_weights_are_convex(atlas):
+    from edge_vc.clone.atlas import lsq_weights, rank, softmax_weights
+
+    target = atlas.embeddings[0] * 0.6 + atlas.embeddings[1] * 0.4
+    ranking = rank(atlas, target)
+    for weights in (softmax_weights(ranking, 3), lsq_weights(atlas, target, ranking, 3)):
+        assert sum(weights.values()) == pytest.approx(1.0, abs=1e-6)
+        assert all(w >= 0 for w in weights.values())
+    lsq = lsq_weights(atlas, target, ranking, 4)
+    assert set(lsq) >= {0, 1} and lsq[0] > lsq.get(2, 0) and lsq[1] > lsq.get(3, 0)
+
+
+def test_single_speaker_voice_has_no_speaker_space(store):
+    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
+    from edge_vc.errors import ModelLoadError
+    from edge_vc.tts.catalog import bundled_voice
+
+    with pytest.raises(ModelLoadError, match="one speaker"):
+        SpeakerSpaceVoice.load_space(bundled_voice())
