@@ -24,3 +24,6 @@ main.add_command(export)
 from .commands.serve import serve  # noqa: E402
 
 main.add_command(serve)
+from .commands.bench import bench  # noqa: E402
+
+main.add_command(bench)
