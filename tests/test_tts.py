@@ -52,26 +52,52 @@ def test_rate_changes_duration(base_voice):
     assert 0.4 < fast / normal < 0.65
 
 
+class _CountingSession:
+    """Wraps the voice's phoneme-id session and logs each run."""
+
+    def __init__(self, session, events):
+        self.session, self.events = session, events
+
+    def run(self, *args, **kwargs):
+        self.events.append("encode")
+        return self.session.run(*args, **kwargs)
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+
+PARAGRAPH = (
+    "Good morning, and welcome to the station. The next train to the city leaves in five minutes. "
+    "Please stand behind the yellow line. Tickets are sold at the machine near the entrance. "
+    "Thank you for travelling with us today."
+)
+
+
 def test_first_chunk_arrives_before_the_rest_is_synthesized(base_voice, monkeypatch):
-    paragraph = (
-        "Good morning, and welcome to the station. The next train to the city leaves in five minutes. "
-        "Please stand behind the yellow line. Tickets are sold at the machine near the entrance. "
-        "Thank you for travelling with us today."
-    )
     events: list[str] = []
-    original = base_voice.phoneme_ids_to_audio
-
-    def counting(ids, syn):
-        events.append("synth")
-        return original(ids, syn)
-
-    monkeypatch.setattr(base_voice, "phoneme_ids_to_audio", counting)
-    for _chunk in base_voice.synthesize(paragraph):
+    monkeypatch.setattr(base_voice, "session", _CountingSession(base_voice.session, events))
+    chunks = []
+    for chunk in base_voice.synthesize(PARAGRAPH):
         events.append("chunk")
+        chunks.append(chunk)
     first_chunk = events.index("chunk")
-    assert events[:first_chunk] == ["synth"], events
-    assert events.count("synth") >= 6  # 5 sentences, the first cut at its clause
-    assert events[-1] == "chunk"
+    assert events[:first_chunk] == ["encode"], events
+    assert events.count("encode") == 5
+    assert events[-1] == "chunk" and chunks[-1].is_last and not any(c.is_last for c in chunks[:-1])
+
+
+def test_first_sentence_decoded_in_small_windows_matches_whole_decoding(base_voice):
+    from edge_vc.tts.config import SynthesisConfig
+
+    assert base_voice.decoder is not None, "the bundled voice should be split for streaming"
+    syn = SynthesisConfig(noise_scale=0, noise_w=0, normalize_audio=False)
+    sentence = "The first sentence of a stream is decoded in small windows."
+    chunks = list(base_voice.synthesize(sentence, syn))
+    assert len(chunks) >= 3 and chunks[0].duration < 0.3, [c.duration for c in chunks]
+    windowed = np.concatenate([c.audio for c in chunks])
+    whole = base_voice.phoneme_ids_to_audio(Phonemizer(base_voice.config).to_ids(chunks[0].phonemes), syn)
+    assert windowed.shape == whole.shape
+    assert float(np.max(np.abs(windowed - whole))) < 1e-3
 
 
 def test_long_text_is_read_lazily():

@@ -17,6 +17,7 @@ from .catalog import VoiceFiles, resolve_voice
 from .chunks import AudioChunk
 from .config import SynthesisConfig, VoiceConfig
 from .phonemes import Phonemizer
+from .streaming import decode_windows, split_voice
 
 _REQUIRED_INPUTS = {"input", "input_lengths", "scales"}
 _CLAUSE_MARKS = {",", ";", ":", "—"}
@@ -30,21 +31,32 @@ class BaseVoice:
 
     config: VoiceConfig
     session: object
+    """Session that takes phoneme ids: the whole model, or its encoder part when ``decoder`` is set."""
     name: str = ""
+    decoder: object | None = None
+    """Decoder part (latent → audio) when the voice was split for streaming."""
+    decoder_input: str = ""
+    hop_length: int = 256
 
     @staticmethod
     def load(
         voice: str | Path | VoiceFiles | None = None,
         config_path: str | Path | None = None,
         threads: int | None = None,
+        streaming: bool = True,
     ) -> BaseVoice:
-        """Load a voice by name, ``.onnx`` path or VoiceFiles; None is the bundled voice."""
+        """Load a voice by name, ``.onnx`` path or VoiceFiles; None is the bundled voice.
+
+        With ``streaming`` (and the ``onnx`` package) the model is split once into encoder and
+        decoder parts, so the first sentence can be decoded in small windows.
+        """
         if isinstance(voice, VoiceFiles):
             files = voice
         else:
             files = resolve_voice(str(voice) if voice is not None else None)
         config = VoiceConfig.load(config_path or files.config_path)
-        session = create_session(files.model_path, threads=threads)
+        split = split_voice(files.model_path, files.name) if streaming else None
+        session = create_session(split.encoder if split else files.model_path, threads=threads)
         inputs = {i.name for i in session.get_inputs()}
         if not _REQUIRED_INPUTS <= inputs:
             raise ModelLoadError(
@@ -55,14 +67,18 @@ class BaseVoice:
             raise ModelLoadError(
                 f"{files.config_path} says {config.num_speakers} speakers but the model has no sid input"
             )
-        return BaseVoice(config=config, session=session, name=files.name)
+        voice = BaseVoice(config=config, session=session, name=files.name)
+        if split is not None:
+            voice.decoder = create_session(split.decoder, threads=threads)
+            voice.decoder_input = split.decoder_input
+            voice.hop_length = split.hop_length
+        return voice
 
     @property
     def sample_rate(self) -> int:
         return self.config.sample_rate
 
-    def phoneme_ids_to_audio(self, ids: list[int], syn: SynthesisConfig) -> np.ndarray:
-        """Run the VITS model on one id sequence; float32 audio as the model made it."""
+    def _feeds(self, ids: list[int], syn: SynthesisConfig) -> dict[str, np.ndarray]:
         feeds = {
             "input": np.asarray([ids], dtype=np.int64),
             "input_lengths": np.asarray([len(ids)], dtype=np.int64),
@@ -70,8 +86,25 @@ class BaseVoice:
         }
         if self.config.num_speakers > 1:
             feeds["sid"] = np.asarray([syn.speaker_id or 0], dtype=np.int64)
-        audio = self.session.run(None, feeds)[0]
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        return feeds
+
+    def phoneme_ids_to_audio(self, ids: list[int], syn: SynthesisConfig) -> np.ndarray:
+        """Run the VITS model on one id sequence; float32 audio as the model made it."""
+        out = self.session.run(None, self._feeds(ids, syn))[0]
+        if self.decoder is not None:
+            out = self._decode(out)
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return self.decoder.run(None, {self.decoder_input: z})[0]
+
+    def phoneme_ids_to_audio_windows(self, ids: list[int], syn: SynthesisConfig) -> Iterator[tuple[np.ndarray, bool]]:
+        """(audio piece, is final piece) in growing decoder windows; one piece without a split decoder."""
+        if self.decoder is None:
+            yield self.phoneme_ids_to_audio(ids, syn), True
+            return
+        z = self.session.run(None, self._feeds(ids, syn))[0]
+        yield from decode_windows(self._decode, z, self.hop_length)
 
     def _phoneme_groups(
         self, text: str | Iterable[str], ssml: bool | None = None
@@ -97,7 +130,7 @@ class BaseVoice:
                 first = False
                 for pause in held:
                     yield pause, []
-                head, tail = _split_first_clause(phonemes)
+                head, tail = _split_first_clause(phonemes) if self.decoder is None else (phonemes, [])
                 if tail:
                     yield item, head
                     phonemes = tail
@@ -133,6 +166,7 @@ class BaseVoice:
         upcoming = next(groups, None)
         if upcoming is None:
             raise InvalidTextError("text has nothing speakable (no letters or digits)")
+        first_utterance = True
         while upcoming is not None:
             item, phonemes = upcoming
             if isinstance(item, Pause):
@@ -140,6 +174,22 @@ class BaseVoice:
                 upcoming = next(groups, None)
                 yield AudioChunk(self.sample_rate, audio, text="", phonemes=[], is_last=upcoming is None)
                 continue
+            if first_utterance and self.decoder is not None and item.rate == 1.0 and item.pitch == 1.0:
+                # First sentence: decoder windows, normalised by the running peak (loudness never jumps up).
+                first_utterance = False
+                windows = self.phoneme_ids_to_audio_windows(phonemizer.to_ids(phonemes), syn)
+                upcoming = next(groups, None)
+                peak = 0.0
+                for piece, final in windows:
+                    if syn.normalize_audio:
+                        peak = max(peak, float(np.max(np.abs(piece))) if piece.size else 0.0)
+                        piece = piece / peak if peak > 1e-8 else np.zeros_like(piece)
+                    piece = np.clip(piece * syn.volume, -1.0, 1.0).astype(np.float32)
+                    yield AudioChunk(
+                        self.sample_rate, piece, text=item.text, phonemes=phonemes, is_last=final and upcoming is None
+                    )
+                continue
+            first_utterance = False
             audio = self._render(item, phonemes, syn, phonemizer)
             if syn.normalize_audio:
                 peak = float(np.max(np.abs(audio))) if audio.size else 0.0
