@@ -7,10 +7,12 @@ import click
 from . import __version__
 from .commands.say import devices, say
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edge-vc")
 def main() -> None:
     """Offline zero-shot voice cloning for small devices."""
+
 
 main.add_command(say)
 main.add_command(devices)
@@ -25,7 +27,6 @@ main.add_command(serve)
 from .commands.bench import bench  # noqa: E402
 
 main.add_command(bench)
-
 from .commands.eval import eval_  # noqa: E402
 
 main.add_command(eval_)
