@@ -27,6 +27,9 @@ main.add_command(serve)
 from .commands.bench import bench  # noqa: E402
 
 main.add_command(bench)
+from .commands.bridge import bridge  # noqa: E402
+
+main.add_command(bridge)
 from .commands.eval import eval_  # noqa: E402
 
 main.add_command(eval_)
