@@ -149,7 +149,7 @@ def _wrappers(model):
     return Convert(), Reference()
 
 
-def calibration_feeds(config, n: int = 6) -> list[dict[str, np.ndarray]]:
+def calibration_feeds(config, n: int = 4) -> list[dict[str, np.ndarray]]:
     """Spectrograms of real speech (the bundled base voice) for static INT8 calibration."""
     from edge_vc.audio.io import resample
     from edge_vc.features.mel import stft_magnitude
@@ -192,7 +192,7 @@ def _quantize(path: Path, config, workdir: Path) -> Path:
 
     from export.quantize import QuantRecipe, quantize_model
 
-    recipe = QuantRecipe(name="converter-dec-qdq+wo", static_prefixes=["/model/dec/"])
+    recipe = QuantRecipe(name="converter-dec-qdq+wo", static_prefixes=["/dec/"])
     model = quantize_model(onnx.load(str(path)), recipe, calibration_feeds(config), workdir)
     out = workdir / "int8.onnx"
     onnx.save(model, str(out))

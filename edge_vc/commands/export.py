@@ -15,3 +15,9 @@ def export() -> None:
 
 # Sub-commands register below, one line each, e.g.:
 # export.add_command(click_command_object)
+from export.converter import converter_command  # noqa: E402
+
+export.add_command(converter_command)
+from export.voice import voice_command  # noqa: E402
+
+export.add_command(voice_command)
