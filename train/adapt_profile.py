@@ -1,0 +1,159 @@
+"""``edge-vc adapt NAME``: adapt the learned stage to a profile's enrollment recording, then gate it.
+
+Steps: enrollment.wav → content + mel; replay data (cached); fine-tune within the time budget
+(resumable checkpoint in ``<profile>/learned/adapt.ckpt``); export ``decoder.onnx`` (parity vs torch);
+quality gate on held-out probe sentences (WER by whisper tiny.en, similarity by the product's
+speaker encoder against the base voice's). ``learned.json`` records the outcome: ``ready`` (the
+profile speaks through the learned stage), ``partial`` (budget ran out; run again to resume) or
+``rejected`` (gate failed; the profile keeps its DSP stage).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_vc.clone.stages.learned import DECODER_FILE, LEARNED_DIR, STATUS_FILE
+
+from .adapt import AdaptConfig, adapt, export_decoder, metadata_for, now, replay_corpus
+from .loop import Corpus
+
+PROBES = (
+    "The weather today is sunny with a light breeze from the west.",
+    "Please remind me to buy milk and bread on the way home.",
+)
+"""Held-out probe sentences (not from the training grammar)."""
+
+EXPORT_RESERVE_S = 45.0
+"""Seconds of the budget kept for export and the quality gate."""
+
+
+@dataclass
+class GateConfig:
+    """Quality gate thresholds on the probe sentences."""
+
+    max_wer: float = 0.2
+    """Mean word error rate (whisper tiny.en) of the probes must not exceed this."""
+
+    min_gain: float = 0.02
+    """Speaker-encoder similarity to the enrollment must beat the base voice's by this much."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _write_status(folder: Path, status: dict) -> None:
+    tmp = folder / (STATUS_FILE + ".tmp")
+    tmp.write_text(json.dumps(status, indent=2) + "\n")
+    tmp.replace(folder / STATUS_FILE)
+
+
+def quality_gate(profile_dir: Path, enrollment: tuple[np.ndarray, int], threads: int, vocoder: str,
+                 gate: GateConfig) -> dict:  # fmt: skip
+    """Probe sentences through the adapted stage: WER and similarity gain over the base voice."""
+    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.clone.stages.learned import LearnedStage
+    from edge_vc.tts.voice import BaseVoice
+
+    stage = LearnedStage.for_profile(profile_dir, threads=threads, vocoder=vocoder)
+    voice = BaseVoice.load(threads=threads)
+    encoder = SpeakerEncoder.load(threads=threads)
+    target = encoder.embed(enrollment[0], enrollment[1])
+    base_audio, learned_audio = [], []
+    for text in PROBES:
+        for chunk in voice.synthesize(text):
+            base_audio.append(chunk.audio)
+            learned_audio.append(stage.process(chunk).audio)
+    base = np.concatenate(base_audio)
+    learned = np.concatenate(learned_audio)
+    sim_base = SpeakerEncoder.similarity(encoder.embed(base, voice.sample_rate), target)
+    sim_learned = SpeakerEncoder.similarity(encoder.embed(learned, voice.sample_rate), target)
+    report = {"similarity": sim_learned, "similarity_base_voice": sim_base, "thresholds": gate.to_dict()}
+    try:
+        from edge_vc.bench.asr import WhisperASR, word_error_rate
+
+        asr = WhisperASR(threads=threads)
+        wers, start = [], 0
+        for text in PROBES:
+            n = sum(c.audio.size for c in voice.synthesize(text))
+            wers.append(word_error_rate(text, asr.transcribe(learned[start : start + n], voice.sample_rate)))
+            start += n
+        report["wer"] = float(np.mean(wers))
+    except Exception as exc:  # the eval extra (faster-whisper) is optional
+        report["wer"] = None
+        report["wer_note"] = f"not measured ({exc})"
+    reasons = []
+    if report["wer"] is not None and report["wer"] > gate.max_wer:
+        reasons.append(f"probe WER {report['wer']:.0%} > {gate.max_wer:.0%} (speech would be hard to understand)")
+    if sim_learned < sim_base + gate.min_gain:
+        reasons.append(f"similarity {sim_learned:.3f} is not above the base voice's {sim_base:.3f} + {gate.min_gain}")
+    report["passed"] = not reasons
+    report["reasons"] = reasons
+    return report
+
+
+def run_adaptation(
+    profile_dir: Path,
+    minutes: float = 5.0,
+    config: AdaptConfig | None = None,
+    gate: GateConfig | None = None,
+    vocoder: str = "int8",
+    restart: bool = False,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Adapt, export and gate one profile; returns the status written to ``learned.json``."""
+    from edge_vc.audio.io import read_audio
+    from edge_vc.errors import ProfileError
+    from edge_vc.features.content import ContentEncoder
+
+    start = time.monotonic()
+    config = config or AdaptConfig()
+    gate = gate or GateConfig()
+    enrollment_path = profile_dir / "enrollment.wav"
+    if not enrollment_path.is_file():
+        raise ProfileError(f"{profile_dir.name}: no enrollment.wav in {profile_dir} (enroll first)")
+    folder = profile_dir / LEARNED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / "adapt.ckpt"
+    if restart:
+        checkpoint.unlink(missing_ok=True)
+    audio, rate = read_audio(enrollment_path, 22050)
+    if audio.size < 3 * rate:
+        raise ProfileError(f"{profile_dir.name}: enrollment is {audio.size / rate:.1f} s; need at least 3 s")
+    echo(f"preparing features ({audio.size / rate:.1f} s of enrollment speech, base-voice replay)")
+    speaker = Corpus.from_audio(audio, rate, ContentEncoder.load(threads=config.threads), speaker=1)
+    replay = replay_corpus(config.replay_minutes, threads=config.threads)
+    budget = minutes * 60 - (time.monotonic() - start) - EXPORT_RESERVE_S
+    if budget <= 5:
+        raise ProfileError(f"--minutes {minutes} leaves no time to train; give it at least 2 minutes")
+    echo(f"training up to {config.steps} steps within {budget:.0f} s")
+    model, result = adapt(speaker, replay, checkpoint, config, seconds=budget, progress=progress)
+    status = {
+        "updated": now(), "steps": result["step"], "target_steps": config.steps, "loss": result["loss"],
+        "train_seconds": round(result["seconds"], 1), "enrollment_seconds": round(audio.size / rate, 1),
+        "config": config.to_dict(),
+    }  # fmt: skip
+    if not result["done"]:
+        status.update(status="partial", message=f"stopped at step {result['step']}/{config.steps} (time budget); "
+                      "run `edge-vc adapt` again to resume")  # fmt: skip
+        _write_status(folder, status)
+        return status
+    meta = metadata_for(config, result, audio.size / rate)
+    status["onnx_max_abs_diff"] = export_decoder(model, folder / DECODER_FILE, meta)
+    status["decoder_bytes"] = (folder / DECODER_FILE).stat().st_size
+    report = quality_gate(profile_dir, (audio, rate), config.threads, vocoder, gate)
+    status["gate"] = report
+    status["vocoder"] = vocoder
+    if report["passed"]:
+        status.update(status="ready", message="the profile now speaks through the learned stage")
+    else:
+        status.update(status="rejected", message="kept the DSP stage: " + "; ".join(report["reasons"]))
+    status["total_seconds"] = round(time.monotonic() - start, 1)
+    _write_status(folder, status)
+    return status
