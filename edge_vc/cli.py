@@ -33,6 +33,9 @@ main.add_command(bridge)
 from .commands.eval import eval_  # noqa: E402
 
 main.add_command(eval_)
+from .commands.install_service import install_service  # noqa: E402
+
+main.add_command(install_service)
 from .commands.adapt import adapt  # noqa: E402
 
 main.add_command(adapt)
