@@ -281,28 +281,43 @@ def test_remote_bind_needs_flag_and_token(run_cli):
     assert result.returncode == 11 and b"--allow-remote" in result.stderr
 
 
+class _InProcessServer:
+    """A Server on this process's own event loop thread (for options the CLI test server lacks)."""
+
+    def __init__(self, config, base_voice) -> None:
+        from edge_vc.pipeline import Speaker
+        from edge_vc.serve.server import Server
+
+        self.server = Server(config, loader=lambda name, threads: Speaker(base_voice))
+        self.loop = asyncio.new_event_loop()
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.start())
+        self.started.set()
+        self.loop.run_until_complete(self.server.serve_forever())
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.started.wait(60)
+        return self.server
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.server.stop)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
 def test_token_is_required_when_set(base_voice):
-    from edge_vc.pipeline import Speaker
     from edge_vc.serve.engine import EngineConfig
     from edge_vc.serve.http import HttpConfig
-    from edge_vc.serve.server import ServeConfig, Server
+    from edge_vc.serve.server import ServeConfig
 
     token = "secret-token-0123456789"
     config = ServeConfig(EngineConfig(workers=1, max_queue=1), HttpConfig(port=0, token=token), wyoming_port=None)
-    server = Server(config, loader=lambda name, threads: Speaker(base_voice))
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        started.set()
-        loop.run_until_complete(server.serve_forever())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(60)
-    try:
+    with _InProcessServer(config, base_voice) as server:
         port = server.http_port
         assert _request(port, "GET", "/health")[0] == 200
         assert _request(port, "GET", "/voices")[0] == 401
@@ -310,7 +325,29 @@ def test_token_is_required_when_set(base_voice):
         assert _request(port, "GET", "/voices", headers={"Authorization": f"Bearer {token}"})[0] == 200
         status, _, body = _request(port, "POST", "/speak", {"text": "Hi."}, {"Authorization": f"Bearer {token}"})
         assert status == 200 and _wav(body)[0].size > 1000
-    finally:
-        loop.call_soon_threadsafe(server.stop)
-        thread.join(30)
-    assert not thread.is_alive()
+
+
+@pytest.mark.device
+def test_http_play_reaches_the_local_speaker(pulse_audio, base_voice):
+    import sounddevice as sd
+
+    from edge_vc.serve.engine import EngineConfig
+    from edge_vc.serve.http import HttpConfig
+    from edge_vc.serve.server import ServeConfig
+
+    http = HttpConfig(port=0, device=pulse_audio)
+    config = ServeConfig(EngineConfig(workers=1, max_queue=1), http, wyoming_port=None)
+    frames: list[np.ndarray] = []
+    with _InProcessServer(config, base_voice) as server:
+        with sd.InputStream(
+            device=pulse_audio, samplerate=16000, channels=1, dtype="float32",
+            callback=lambda indata, *_: frames.append(indata[:, 0].copy()),
+        ):  # fmt: skip
+            time.sleep(0.3)
+            status, _, body = _request(server.http_port, "POST", "/speak", {"text": SENTENCE, "play": True})
+            time.sleep(0.5)
+    assert status == 200
+    played = json.loads(body)["played_seconds"]
+    assert 1.5 < played < 8.0
+    recorded = np.concatenate(frames)
+    assert float(np.sqrt(np.mean(recorded**2))) > 0.01, "nothing reached the device"
