@@ -46,17 +46,17 @@ def voice_variants(voice: str | None = None, extra: list[str] | None = None) -> 
     files = resolve_voice(voice)
     base = files.model_path
     stem = base.name[: -len(".onnx")] if base.name.endswith(".onnx") else base.stem
-    found: dict[Path, Variant] = {base.resolve(): Variant(label_for(base), base)}
+    found: dict[Path, Variant] = {base.absolute(): Variant(label_for(base), base)}
     for folder in (base.parent, voices_dir(), cache_dir(), cache_dir() / "export", DATA_DIR):
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"{stem}*")):
-            if path.suffix in (".onnx", ".tflite") and path.resolve() not in found and path.is_file():
-                found[path.resolve()] = Variant(label_for(path), path)
+            if path.suffix in (".onnx", ".tflite") and path.absolute() not in found and path.is_file():
+                found[path.absolute()] = Variant(label_for(path), path)
     for item in extra or []:
         label, _, raw = item.rpartition("=") if "=" in item else ("", "", item)
         path = Path(raw).expanduser()
-        found[path.resolve()] = Variant(label or label_for(path), path)
+        found[path.absolute()] = Variant(label or label_for(path), path)
     return _unique_labels(list(found.values()))
 
 
