@@ -61,6 +61,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"edge-vc bench  {results['date']}",
         f"machine: {m['cpu']} ({m['arch']}, {m['cores']} cores), {m['system']}, Python {m['python']}",
         f"libraries: {libs}",
+        f"load average at start / end: {m.get('load_average_start')} / {m.get('load_average')} "
+        "(other work on the machine slows every row alike; compare ratios within one run)",
         f"reference: {results['reference']['source']}",
         "RTF = compute seconds / audio seconds (< 1 is faster than real time); ± = half the interquartile range",
         "",

@@ -68,6 +68,9 @@ class BenchRun:
         self.skipped: list[dict[str, str]] = []
         self.artifacts: list[dict[str, object]] = []
         self.load_rss: dict[str, float] = {}
+        from .system import load_average
+
+        self.load_start = load_average()
 
     # ------------------------------------------------------------ set-up
 
@@ -307,11 +310,13 @@ class BenchRun:
             for name, values in job.samples.items():
                 row[name] = Stats.of(values).to_dict()
             rows.append(row)
+        machine = machine_info()
+        machine["load_average_start"] = self.load_start
         return {
             "schema": "edge-vc-bench/1",
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command or " ".join(sys.argv),
-            "machine": machine_info(),
+            "machine": machine,
             "config": self.config.to_dict(),
             "threads": self.threads,
             "reference": {
