@@ -133,7 +133,12 @@ def run_adaptation(
     if budget <= 5:
         raise ProfileError(f"--minutes {minutes} leaves no time to train; give it at least 2 minutes")
     echo(f"training up to {config.steps} steps within {budget:.0f} s")
-    model, result = adapt(speaker, replay, checkpoint, config, seconds=budget, progress=progress)
+    try:
+        model, result = adapt(speaker, replay, checkpoint, config, seconds=budget, progress=progress)
+    except KeyboardInterrupt:
+        _write_status(folder, {"updated": now(), "status": "partial", "target_steps": config.steps,
+                               "message": "interrupted; run `edge-vc adapt` again to resume"})  # fmt: skip
+        raise
     status = {
         "updated": now(), "steps": result["step"], "target_steps": config.steps, "loss": result["loss"],
         "train_seconds": round(result["seconds"], 1), "enrollment_seconds": round(audio.size / rate, 1),

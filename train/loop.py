@@ -112,27 +112,31 @@ def train(
         if checkpoint is not None:
             _save(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step})
 
-    while step < schedule.steps:
-        if seconds is not None and time.monotonic() - start > seconds:
-            break
-        batches = [sample(c, n, schedule.frames, rng) for (c, _), n in zip(sources, counts, strict=True)]
-        frames = min(b[0].shape[1] for b in batches)
-        content = torch.cat([b[0][:, :frames] for b in batches])
-        mel = torch.cat([b[1][:, :, :frames] for b in batches])
-        speaker = torch.cat([b[2] for b in batches])
-        for group in opt.param_groups:
-            group["lr"] = schedule.lr_at(step)
-        loss = (model(content, speaker) - mel).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        losses.append(loss.item())
-        if progress is not None:
-            progress(step, schedule.steps, float(np.mean(losses[-20:])))
-        if step % save_every == 0:
-            save()
+    try:
+        while step < schedule.steps:
+            if seconds is not None and time.monotonic() - start > seconds:
+                break
+            batches = [sample(c, n, schedule.frames, rng) for (c, _), n in zip(sources, counts, strict=True)]
+            frames = min(b[0].shape[1] for b in batches)
+            content = torch.cat([b[0][:, :frames] for b in batches])
+            mel = torch.cat([b[1][:, :, :frames] for b in batches])
+            speaker = torch.cat([b[2] for b in batches])
+            for group in opt.param_groups:
+                group["lr"] = schedule.lr_at(step)
+            loss = (model(content, speaker) - mel).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            if progress is not None:
+                progress(step, schedule.steps, float(np.mean(losses[-20:])))
+            if step % save_every == 0:
+                save()
+    except KeyboardInterrupt:
+        save()  # an interrupted run resumes from here
+        raise
     save()
     model.eval()
     return {

