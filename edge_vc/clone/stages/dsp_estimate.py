@@ -31,8 +31,10 @@ REFERENCE_SENTENCES = [
 
 WARP_BOUNDS = (0.84, 1.24)
 SHIFT_BOUNDS = (-10.0, 18.0)
-SHIFT_SEARCH = 4.0
+SHIFT_SEARCH = 2.0
 """The refinement moves the pitch at most this many semitones from the measured F0 ratio."""
+SHIFT_PENALTY = 0.005
+"""Similarity given up per semitone away from the measured pitch (the encoder is a noisy judge of pitch)."""
 RANGE_BOUNDS = (0.6, 1.6)
 LENGTH_BOUNDS = (0.85, 1.2)
 EQ_LIMIT_DB = 12.0
@@ -165,17 +167,21 @@ def refine_params(
         if (warp, shift) not in scores:
             cand = replace(params, formant_warp=warp, pitch_shift_semitones=shift)
             cand, out = _with_eq(cand, material, speaker, sr)
-            scores[(warp, shift)] = (float(_unit(encoder.embed(out.astype(np.float32), sr)) @ reference), cand)
+            similarity = float(_unit(encoder.embed(out.astype(np.float32), sr)) @ reference)
+            scores[(warp, shift)] = (similarity, cand)
         return scores[(warp, shift)][0]
 
+    def objective(key: tuple[float, float]) -> float:
+        return scores[key][0] - SHIFT_PENALTY * abs(key[1] - measured_shift)
+
     def best() -> tuple[float, float]:
-        return max(scores, key=lambda k: scores[k][0])
+        return max(scores, key=objective)
 
     warp0, shift0 = params.formant_warp, measured_shift
     for w in (0.90, 0.95, 1.0, 1.05, 1.10):
         score(warp0 * w, shift0)
     warp1, _ = best()
-    for s in (-3.0, -1.5, 1.5, 3.0):
+    for s in (-2.0, -1.0, 1.0, 2.0):
         score(warp1, shift0 + s)
     warp1, shift1 = best()
     for w in (0.975, 1.025):
