@@ -152,8 +152,48 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
     print(json.dumps({n: {k: r[k] for k in ("vfl_similarity", "wer", "adapt_seconds")} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
+
+
+def markdown(report: dict) -> str:
+    """The report as a Markdown table (the numbers are the JSON's)."""
+    lines = [
+        "# Learned voice stage — dev-set results",
+        "",
+        f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
+        f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
+        "",
+        "| speaker | enroll s | steps | adapt s | VFL sim | base-voice sim | sim to held-out | ceiling | WER | "
+        "DNSMOS OVRL (base voice) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = report["speakers"]
+
+    def fmt(value, spec=".3f"):
+        return "—" if value is None else format(value, spec)
+
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} | {fmt(r['vfl_similarity'])} "
+            f"| {fmt(r['vfl_similarity_base_voice'])} | {fmt(r['vfl_similarity_heldout'])} "
+            f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} "
+            f"| {r['dnsmos']['ovrl']:.2f} ({r['dnsmos_base_voice']['ovrl']:.2f}) |"
+        )
+    if rows:
+        sims = [r["vfl_similarity"] for r in rows.values()]
+        wers = [r["wer"] for r in rows.values()]
+        lines += [
+            "",
+            f"Mean VFL similarity {np.mean(sims):.3f} (target >= 0.80); worst-speaker WER {max(wers):.1%} "
+            f"(target <= 10%); mean adaptation {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.",
+        ]
+    if report["rtf"]:
+        lines += ["", "| vocoder, threads | RTF total | content | decoder | vocoder |", "|---|---|---|---|---|"]
+        for key, r in report["rtf"].items():
+            lines.append(f"| {key} | {r['rtf']} | {r['rtf_content']} | {r['rtf_decoder']} | {r['rtf_vocoder']} |")
+    return "\n".join(lines) + "\n"
 
 
 def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
