@@ -144,3 +144,21 @@ class ConverterStage:
 
     def reset(self) -> None:
         return None
+
+
+def converter_params(
+    model_path: str | Path, audio: np.ndarray, sample_rate: int, base_voice, threads: int | None = None
+) -> dict[str, Any]:
+    """Stage parameters for a profile: the speaker's tone colour from the enrollment ``audio`` and the
+    base voice's from a probe sentence it speaks (deterministically)."""
+    from ...tts.config import SynthesisConfig
+
+    models = ToneColorModels(model_path, threads)
+    target = models.tone_color(audio, sample_rate)
+    syn = SynthesisConfig(noise_scale=0.0, noise_w=0.0)
+    text = "The north wind and the sun were disputing which was the stronger, when a traveler came along."
+    base_audio = np.concatenate([c.audio for c in base_voice.synthesize(text, syn)])
+    source = models.tone_color(base_audio, base_voice.sample_rate)
+    config = ConverterStageConfig(str(Path(model_path).resolve()), target.tolist(), source.tolist())
+    config.validate()
+    return config.to_dict()
