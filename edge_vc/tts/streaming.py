@@ -122,7 +122,7 @@ def _hop_length(model) -> int:
 def decode_windows(
     decode, z: np.ndarray, hop_length: int, first: int = FIRST_WINDOW_FRAMES, context: int = CONTEXT_FRAMES
 ) -> Iterator[tuple[np.ndarray, bool]]:
-    """(audio, is final) of latent ``z`` [1, C, T] in growing windows (first, 2×first, … up to a cap)."""
+    """(audio, is final) of latent ``z`` [1, C, T] in growing windows (first, 4×first, … up to a cap)."""
     frames = z.shape[2]
     start, window = 0, first
     while start < frames:
@@ -133,4 +133,4 @@ def decode_windows(
         audio = decode(z[:, :, lo:hi]).reshape(-1)
         offset = (start - lo) * hop_length
         yield audio[offset : offset + (end - start) * hop_length], end == frames
-        start, window = end, min(window * 2, MAX_WINDOW_FRAMES)
+        start, window = end, min(window * 4, MAX_WINDOW_FRAMES)

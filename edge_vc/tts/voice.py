@@ -130,7 +130,7 @@ class BaseVoice:
                 first = False
                 for pause in held:
                     yield pause, []
-                head, tail = _split_first_clause(phonemes) if self.decoder is None else (phonemes, [])
+                head, tail = _split_first_clause(phonemes)
                 if tail:
                     yield item, head
                     phonemes = tail
