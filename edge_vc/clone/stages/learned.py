@@ -122,7 +122,9 @@ class LearnedStage:
         if self.vocoder.sample_rate != chunk.sample_rate:
             out = resample(out, self.vocoder.sample_rate, chunk.sample_rate)
         out = np.pad(out, (0, max(0, audio.size - out.size)))[: audio.size]
-        return chunk.with_audio(np.clip(out, -1.0, 1.0))
+        # keep the base voice's loudness (synthesis volume), not the enrollment recording's
+        gain = float(np.sqrt(np.mean(audio**2)) / (np.sqrt(np.mean(out**2)) + 1e-8))
+        return chunk.with_audio(np.clip(out * min(gain, 10.0), -1.0, 1.0))
 
     def reset(self) -> None:
         return None
