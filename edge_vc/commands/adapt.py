@@ -15,10 +15,18 @@ from .common import user_errors
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--vocoder", type=click.Choice(["int8", "fp32"]), default="int8", show_default=True)
+@click.option("--max-wer", type=float, default=0.2, show_default=True, help="Quality gate: highest probe WER.")
+@click.option(
+    "--min-gain", type=float, default=0.02, show_default=True,
+    help="Quality gate: similarity to the enrollment must beat the base voice's by this much.",
+)  # fmt: skip
 @click.option("--restart", is_flag=True, help="Discard a previous partial run instead of resuming it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
 @user_errors
-def adapt(name: str, minutes: float, steps: int, threads: int, vocoder: str, restart: bool, as_json: bool) -> None:
+def adapt(
+    name: str, minutes: float, steps: int, threads: int, vocoder: str, max_wer: float, min_gain: float,
+    restart: bool, as_json: bool,
+) -> None:  # fmt: skip
     """Adapt the learned stage to profile NAME from its enrollment recording.
 
     Fine-tunes the shipped base decoder (~3 min for 30 s of speech on 2 cores), exports it next to
@@ -33,7 +41,7 @@ def adapt(name: str, minutes: float, steps: int, threads: int, vocoder: str, res
         import torch  # noqa: F401
 
         from train.adapt import AdaptConfig
-        from train.adapt_profile import run_adaptation
+        from train.adapt_profile import GateConfig, run_adaptation
     except ImportError as exc:
         raise EdgeVCError(
             f"adaptation needs PyTorch: pip install 'edge-vc[train]' ({exc.name} missing); "
@@ -51,6 +59,7 @@ def adapt(name: str, minutes: float, steps: int, threads: int, vocoder: str, res
 
         status = run_adaptation(
             profile_dir, minutes=minutes, config=AdaptConfig(steps=steps, threads=threads), vocoder=vocoder,
+            gate=GateConfig(max_wer=max_wer, min_gain=min_gain),
             restart=restart, echo=lambda m: click.echo(m, err=True), progress=progress,
         )  # fmt: skip
     if as_json:
