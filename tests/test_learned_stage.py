@@ -121,3 +121,28 @@ def test_adaptation_interrupt_resume_and_gate(learned_home):
     tone = (0.3 * np.sin(2 * np.pi * 150 * np.arange(22050) / 22050)).astype(np.float32)
     out = stage.process(AudioChunk(22050, tone, text="x"))
     assert out.audio.shape == tone.shape and np.isfinite(out.audio).all() and np.abs(out.audio).max() > 1e-3
+
+
+@pytest.mark.slow
+def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, tmp_path):
+    """enroll --wav → adapt (few steps, gate opened) → voices show says learned → say --voice speaks."""
+    pytest.importorskip("edge_vc.clone.profile")
+    wav = devdata("seed-vc") / "s2p1.wav"
+    enrolled = run_cli("enroll", "cli2", "--wav", str(wav), "--no-consent", "--force")
+    assert enrolled.returncode == 0, enrolled.stderr.decode()[-2000:]
+    adapted = run_cli(
+        "adapt", "cli2", "--steps", "10", "--replay-minutes", "0.3", "--vocoder", "fp32",
+        "--max-wer", "100", "--min-gain", "-2", "--json",
+    )  # fmt: skip
+    assert adapted.returncode == 0, adapted.stderr.decode()[-2000:]
+    status = json.loads(adapted.stdout)
+    assert status["status"] == "ready" and status["steps"] == 10
+    shown = run_cli("voices", "show", "cli2")
+    assert shown.returncode == 0 and "learned" in shown.stdout.decode()
+    out = tmp_path / "say.wav"
+    said = run_cli("say", "Hello from the learned stage.", "--voice", "cli2", "-o", str(out))
+    assert said.returncode == 0, said.stderr.decode()[-2000:]
+    import soundfile as sf
+
+    audio, rate = sf.read(out)
+    assert rate > 0 and audio.size > rate * 0.5 and np.abs(audio).max() > 0.01

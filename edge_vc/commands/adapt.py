@@ -20,12 +20,16 @@ from .common import user_errors
     "--min-gain", type=float, default=0.02, show_default=True,
     help="Quality gate: similarity to the enrollment must beat the base voice's by this much.",
 )  # fmt: skip
+@click.option(
+    "--replay-minutes", type=float, default=4.0, show_default=True,
+    help="Base-voice speech mixed into training (synthesized once, cached).",
+)  # fmt: skip
 @click.option("--restart", is_flag=True, help="Discard a previous partial run instead of resuming it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
 @user_errors
 def adapt(
     name: str, minutes: float, steps: int, threads: int, vocoder: str, max_wer: float, min_gain: float,
-    restart: bool, as_json: bool,
+    replay_minutes: float, restart: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Adapt the learned stage to profile NAME from its enrollment recording.
 
@@ -57,8 +61,9 @@ def adapt(
             bar.update(step - state["last"])
             state["last"] = step
 
+        config = AdaptConfig(steps=steps, threads=threads, replay_minutes=replay_minutes)
         status = run_adaptation(
-            profile_dir, minutes=minutes, config=AdaptConfig(steps=steps, threads=threads), vocoder=vocoder,
+            profile_dir, minutes=minutes, config=config, vocoder=vocoder,
             gate=GateConfig(max_wer=max_wer, min_gain=min_gain),
             restart=restart, echo=lambda m: click.echo(m, err=True), progress=progress,
         )  # fmt: skip
