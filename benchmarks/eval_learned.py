@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -103,6 +104,7 @@ def main() -> None:
         folder = WORK / name
         folder.mkdir(exist_ok=True)
         config = AdaptConfig(steps=args.steps, threads=args.threads)
+        load_before = os.getloadavg()[0]
         start = time.monotonic()
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1)
         model, result = adapt(corpus, replay, folder / "adapt.ckpt", config)
@@ -118,6 +120,7 @@ def main() -> None:
             "enrollment_seconds": round(enroll.size / rate, 1),
             "adapt_seconds": round(adapt_seconds, 1),
             "train_seconds": round(result["seconds"], 1),
+            "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "final_loss": round(result["loss"], 4),
             "onnx_max_abs_diff": diff,
             "vfl_similarity": embedder.similarity(joined, sr, enroll, rate),
@@ -165,7 +168,7 @@ def markdown(report: dict) -> str:
         f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
         f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
         "",
-        "| speaker | enroll s | steps | adapt s | VFL sim | base-voice sim | sim to held-out | ceiling | WER | "
+        "| speaker | enroll s | steps | adapt s (load) | VFL sim | base-voice sim | sim to held-out | ceiling | WER | "
         "DNSMOS OVRL (base voice) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -176,7 +179,8 @@ def markdown(report: dict) -> str:
 
     for name, r in rows.items():
         lines.append(
-            f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} | {fmt(r['vfl_similarity'])} "
+            f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} ({r['load_average_1min'][0]}) "
+            f"| {fmt(r['vfl_similarity'])} "
             f"| {fmt(r['vfl_similarity_base_voice'])} | {fmt(r['vfl_similarity_heldout'])} "
             f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} "
             f"| {r['dnsmos']['ovrl']:.2f} ({r['dnsmos_base_voice']['ovrl']:.2f}) |"
@@ -190,9 +194,16 @@ def markdown(report: dict) -> str:
             f"(target <= 10%); mean adaptation {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.",
         ]
     if report["rtf"]:
-        lines += ["", "| vocoder, threads | RTF total | content | decoder | vocoder |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| vocoder, threads | RTF total | content | decoder | vocoder | load avg |",
+            "|---|---|---|---|---|---|",
+        ]
         for key, r in report["rtf"].items():
-            lines.append(f"| {key} | {r['rtf']} | {r['rtf_content']} | {r['rtf_decoder']} | {r['rtf_vocoder']} |")
+            lines.append(
+                f"| {key} | {r['rtf']} | {r['rtf_content']} | {r['rtf_decoder']} | {r['rtf_vocoder']} "
+                f"| {r['load_average_1min']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -223,6 +234,7 @@ def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
                     parts["vocoder"] += t3 - t2
             total = time.perf_counter() - start
             out[f"{precision}_{threads}t"] = {
+                "load_average_1min": round(os.getloadavg()[0], 1),
                 "rtf": round(total / audio_seconds, 3),
                 **{f"rtf_{k}": round(v / audio_seconds, 3) for k, v in parts.items()},
             }
