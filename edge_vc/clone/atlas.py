@@ -220,3 +220,19 @@ def match_speaker(
     best = max(measured, key=measured.get)
     weights = options[best]
     return SpaceMatch(voice.name, weights, voice.blend(weights), measured[best], ranking, measured, best)
+
+
+def text_progress(echo: Callable[[str], None], steps: int = 10) -> Callable[[str, int], Callable[[int, int], None]]:
+    """A progress factory for ``choose_base``: prints a bar about ``steps`` times per atlas."""
+
+    def factory(name: str, total: int) -> Callable[[int, int], None]:
+        every = max(1, total // steps)
+
+        def report(done: int, n: int) -> None:
+            if done == n or done % every == 0:
+                filled = int(30 * done / max(n, 1))
+                echo(f"atlas {name} [{'#' * filled}{'.' * (30 - filled)}] {done}/{n} speakers")
+
+        return report
+
+    return factory
