@@ -360,3 +360,19 @@ def test_http_play_reaches_the_local_speaker(pulse_audio, base_voice):
     assert 1.5 < played < 8.0
     recorded = np.concatenate(frames)
     assert float(np.sqrt(np.mean(recorded**2))) > 0.01, "nothing reached the device"
+
+
+def test_voices_list_enrolled_profiles_for_http_and_wyoming(tmp_path, monkeypatch):
+    from wyoming.info import Info
+
+    from edge_vc.serve.server import list_voices
+    from edge_vc.serve.wyoming import tts_info
+
+    monkeypatch.setenv("EDGE_VC_HOME", str(tmp_path))
+    (tmp_path / "profiles" / "grandma").mkdir(parents=True)
+    (tmp_path / "profiles" / "grandma" / "profile.yaml").write_text("name: grandma\n")
+    (tmp_path / "profiles" / "not-a-profile").mkdir()
+    voices = {v["name"]: v["kind"] for v in list_voices()}
+    assert voices == {"en_US-joe-medium": "voice", "grandma": "profile"}
+    info = Info.from_event(tts_info(list_voices()))
+    assert sorted(v.name for v in info.tts[0].voices) == ["en_US-joe-medium", "grandma"]

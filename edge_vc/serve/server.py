@@ -45,22 +45,33 @@ def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
 
 def list_voices() -> list[dict]:
     """Installed voices and enrolled profiles, as the HTTP API and Wyoming ``info`` show them."""
-    from ..config import profiles_dir
     from ..tts.catalog import DEFAULT_VOICE, installed_voices
 
     voices = [{"name": DEFAULT_VOICE, "kind": "voice", "language": "en_US", "description": "bundled voice"}]
     voices += [
         {"name": v.name, "kind": "voice", "language": "", "description": str(v.model_path)} for v in installed_voices()
     ]
-    folder = profiles_dir()
-    if folder.is_dir():
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir() or entry.suffix in (".yaml", ".yml"):
-                name = entry.name if entry.is_dir() else entry.stem
-                voices.append({"name": name, "kind": "profile", "language": "en_US", "description": "cloned voice"})
+    for name in _profile_names():
+        voices.append({"name": name, "kind": "profile", "language": "en_US", "description": "cloned voice"})
     return voices
+
+
+def _profile_names() -> list[str]:
+    """Enrolled profiles: the profile module's list when present, else folders holding a profile.yaml."""
+    try:
+        from ..clone.profile import list_profiles
+    except ImportError:
+        from ..config import profiles_dir
+
+        folder = profiles_dir()
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and (p / "profile.yaml").is_file())
+    try:
+        return list_profiles()
+    except Exception:  # a broken profile store must not take /voices down
+        _LOGGER.exception("cannot list profiles")
+        return []
 
 
 @dataclass
