@@ -305,3 +305,56 @@ def test_fuzz_both_directions_never_hangs_and_resyncs(bridge):
     stats = sim.expect(r"stats .*").group(0)
     dropped = int(re.search(r"dropped=(\d+)", stats).group(1))
     assert dropped > 50 and sim.proc.poll() is None
+
+
+def test_bridge_cli_over_a_pty(c_build, pty_pair, tmp_path, run_cli):
+    import signal
+
+    master, slave_path = pty_pair
+    sim = Sim(c_build / "ebp_sim", master)
+    cmd = [sys.executable, "-m", "edge_vc", "bridge", "--port", slave_path, "--threads", "1"]
+    cmd += ["--out-dir", str(tmp_path / "out"), "--record-dir", str(tmp_path / "rec")]
+    proc = subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        sim.expect("led 0", timeout=60)
+        sim.cmd("status")
+        sim.expect(r"rx 20 \d+ 0000")
+        sim.cmd("say Hello from the command line bridge.")
+        sim.expect("led 2", timeout=60)
+        sim.expect("led 0", timeout=60)
+        wav = tmp_path / "out" / "utterance-0001.wav"
+        seconds, rms = _wav_seconds(wav)
+        assert 1.0 < seconds < 6.0 and rms > 0.02
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        stderr = sim.close()
+    assert proc.returncode == 130, proc.stderr.read()
+    assert "AddressSanitizer" not in stderr
+
+
+def test_bridge_cli_reports_a_missing_port(run_cli):
+    result = run_cli("bridge", "--port", "/dev/does-not-exist-edge-vc")
+    assert result.returncode == 12 and b"cannot open serial port" in result.stderr
+
+
+@pytest.mark.device
+def test_recorder_captures_the_microphone(pulse_audio, base_voice):
+    from edge_vc.audio.sinks import DeviceSink
+    from firmware_bridge.host import Recorder
+
+    recorder = Recorder(pulse_audio)
+    recorder.start()
+    time.sleep(0.3)
+    sink = DeviceSink(pulse_audio)
+    for chunk in base_voice.synthesize("Testing the push to talk microphone."):
+        sink.write(chunk)
+    sink.close()
+    time.sleep(0.3)
+    audio, rate = recorder.stop()
+    assert rate >= 8000 and audio.size / rate > 1.5
+    assert float(np.sqrt(np.mean(audio**2))) > 0.01, "the monitor source heard nothing"
