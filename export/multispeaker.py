@@ -144,7 +144,7 @@ def export_g_input_voice(
 ) -> SpeakerSpaceModel:
     """Write the ``g``-input variant of the Piper voice ``source`` (and its speaker table) to ``out_path``.
 
-    ``int8`` quantizes the result with the project's voice quantizer when it is available.
+    ``int8`` quantizes it with the project's voice quantizer (static QDQ decoder, weight-only elsewhere).
     """
     import onnx
 
@@ -172,25 +172,60 @@ def export_g_input_voice(
     tmp = out_path.with_name(out_path.name + ".tmp")
     onnx.save(model, str(tmp))
     if int8:
-        _quantize_in_place(tmp)
+        _quantize_in_place(tmp, source.with_name(source.name + ".json"), table)
     tmp.replace(out_path)
     np.save(table_path, table)
     return SpeakerSpaceModel(out_path, table_path, int(table.shape[0]), int(table.shape[1]))
 
 
-def _quantize_in_place(path: Path) -> None:
-    """INT8 with the shared voice quantizer (export/quantize.py), keeping the metadata."""
+def _quantize_in_place(path: Path, config_path: Path, table: np.ndarray) -> None:
+    """INT8 with the shared voice quantizer (export/quantize.py), calibrated on real sentences spoken by
+    several table speakers; the metadata is kept."""
+    import tempfile
+
     import onnx
 
-    try:
-        from export.quantize import quantize_voice  # the single-speaker voice export's helper
-    except ImportError as exc:  # the helper lands separately; say so instead of guessing
-        raise SurgeryError("INT8 needs export/quantize.py (quantize_voice); export fp32 instead") from exc
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    quantized = path.with_name(path.name + ".int8")
-    quantize_voice(path, quantized)
-    model = onnx.load(str(quantized))
+    from edge_vc.tts.config import VoiceConfig
+    from export.quantize import QuantRecipe, quantize_model
+    from export.sentences import CALIBRATION
+    from export.voice import phoneme_feeds
+
+    feeds = phoneme_feeds(VoiceConfig.load(config_path), CALIBRATION[:8])
+    picks = np.linspace(0, table.shape[0] - 1, num=min(4, table.shape[0])).astype(int)
+    for i, feed in enumerate(feeds):
+        feed.pop("sid", None)
+        feed["g"] = table[picks[i % len(picks)]][None].astype(np.float32)
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = quantize_model(model, QuantRecipe(), feeds, tmp)
     meta["int8"] = "true"
     _set_metadata(model, meta)
     onnx.save(model, str(path))
-    quantized.unlink(missing_ok=True)
+
+
+def _click_command():
+    import click
+
+    @click.command("speaker-space")
+    @click.argument("voice")
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Output .onnx path.")
+    @click.option("--int8", is_flag=True, help="Quantize like other voices (static QDQ decoder + weight-only).")
+    def speaker_space_command(voice, out, int8):
+        """Write VOICE's g-input variant (speaker vector as input) and its speaker table (.speakers.npy)."""
+        from edge_vc.tts.catalog import resolve_voice
+
+        files = resolve_voice(voice)
+        try:
+            result = export_g_input_voice(files.model_path, out, int8=int8)
+        except SurgeryError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(
+            f"wrote {result.model_path} ({result.num_speakers} speakers, g of {result.gin_channels}) "
+            f"and {result.table_path}"
+        )
+
+    return speaker_space_command
+
+
+speaker_space_command = _click_command()

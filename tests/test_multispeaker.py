@@ -149,3 +149,26 @@ def test_single_speaker_voice_has_no_speaker_space(store):
 
     with pytest.raises(ModelLoadError, match="one speaker"):
         SpeakerSpaceVoice.load_space(bundled_voice())
+
+
+@pytest.mark.slow
+def test_cli_exports_int8_speaker_space_variant(fixture_voice, tmp_path, run_cli):
+    out = tmp_path / "fx.g.int8.onnx"
+    done = run_cli("export", "speaker-space", str(fixture_voice.model_path), "--int8", "--out", str(out))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    fp32 = tmp_path / "fx.g.onnx"
+    assert run_cli("export", "speaker-space", str(fixture_voice.model_path), "--out", str(fp32)).returncode == 0
+    a = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert b.get_modelmeta().custom_metadata_map["int8"] == "true"
+    assert out.stat().st_size < 0.6 * fp32.stat().st_size
+    table = np.load(tmp_path / "fx.g.int8.speakers.npy")
+    ids = np.random.default_rng(1).integers(1, 150, size=(1, 40)).astype(np.int64)
+    for k in range(N_SPEAKERS):
+        feed = {"input": ids, "input_lengths": np.array([40]), "scales": np.array([0, 1, 0], np.float32)}
+        x = a.run(None, {**feed, "g": table[k : k + 1]})[0].ravel()
+        y = b.run(None, {**feed, "g": table[k : k + 1]})[0].ravel()
+        assert x.shape == y.shape and np.corrcoef(x, y)[0, 1] > 0.95
+
+    done = run_cli("export", "speaker-space", "en_US-joe-medium", "--out", str(tmp_path / "joe.onnx"))
+    assert done.returncode != 0 and "single-speaker" in done.stderr.decode()

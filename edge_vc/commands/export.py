@@ -21,3 +21,6 @@ export.add_command(converter_command)
 from export.voice import voice_command  # noqa: E402
 
 export.add_command(voice_command)
+from export.multispeaker import speaker_space_command  # noqa: E402
+
+export.add_command(speaker_space_command)
