@@ -1,7 +1,8 @@
 """What a benchmark can measure on this install, found at run time.
 
 - voice variants: the voice's own model (ONNX fp32) plus exported siblings (INT8 ONNX, TFLite)
-  found beside it, in the voice store, the cache and ``edge_vc/data``; or given explicitly;
+  found beside it, in the voice store, the cache, ``edge_vc/data[/voices]`` and ``./out/voices``
+  (where ``edge-vc export voice`` writes by default); or given explicitly;
 - speaker encoders: every ``speaker_encoder*.onnx|.tflite`` shipped in ``edge_vc/data``;
 - voice stages: ``STAGE_BUILDERS`` (stage name → builder from a reference recording), plus profiles.
 
@@ -47,7 +48,8 @@ def voice_variants(voice: str | None = None, extra: list[str] | None = None) -> 
     base = files.model_path
     stem = base.name[: -len(".onnx")] if base.name.endswith(".onnx") else base.stem
     found: dict[Path, Variant] = {base.absolute(): Variant(label_for(base), base)}
-    for folder in (base.parent, voices_dir(), cache_dir(), cache_dir() / "export", DATA_DIR):
+    folders = (base.parent, voices_dir(), cache_dir(), DATA_DIR, DATA_DIR / "voices", Path.cwd() / "out" / "voices")
+    for folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"{stem}*")):
