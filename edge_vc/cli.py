@@ -39,3 +39,9 @@ main.add_command(install_service)
 from .commands.adapt import adapt  # noqa: E402
 
 main.add_command(adapt)
+from .commands.voices import voices  # noqa: E402
+
+main.add_command(voices)
+from .commands.enroll import enroll  # noqa: E402
+
+main.add_command(enroll)

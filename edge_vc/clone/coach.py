@@ -1,0 +1,352 @@
+"""The enrollment coach: measurable checks with specific, actionable messages.
+
+Every check compares one measurement (see ``measures.py``) with a documented threshold from
+:class:`CoachConfig` and yields a :class:`Finding` of level ``ok``, ``info``, ``warn`` or ``refuse``.
+``refuse`` always stops enrollment; ``--strict`` also stops on ``warn``. Thresholds and the numbers
+measured on real clips are in docs/enrollment.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from . import measures
+
+LEVELS = ("ok", "info", "warn", "refuse")
+
+
+@dataclass
+class CoachConfig:
+    """Thresholds of the coach's checks."""
+
+    max_seconds: float = 60.0
+    """Recordings longer than this are trimmed (info)."""
+
+    refuse_speech_s: float = 3.0
+    """Less detected speech than this refuses enrollment."""
+
+    warn_speech_s: float = 10.0
+    """Less detected speech than this warns (the voice estimate gets less reliable)."""
+
+    min_snr_db: float = 13.0
+    """Speech-to-noise-floor ratio below this warns (background noise)."""
+
+    max_split_similarity: float = 0.77
+    """Other voices: split the 1.6 s speech windows' embeddings in two; centroids less similar than this warn..."""
+
+    min_split_share: float = 0.15
+    """...when the smaller group holds at least this share of the windows."""
+
+    max_decay_time_s: float = 0.28
+    """Blind decay-time index above this warns (reverberant room; dry speech reads 0.1–0.2 s)."""
+
+    max_clipped_share: float = 0.001
+    """Share of samples in flat-topped (clipped) runs above this warns."""
+
+    min_level_dbfs: float = -40.0
+    """Active speech level below this warns (too quiet)."""
+
+    min_syllable_rate: float = 2.0
+    """Syllable-like peaks per second of speech below this warn (unnaturally slow)."""
+
+    max_syllable_rate: float = 7.0
+    """Syllable-like peaks per second of speech above this warn (unnaturally fast)."""
+
+    min_speech_ratio: float = 0.5
+    """Speech share of the sounding (non-silent) part below this warns (music or other sounds)."""
+
+    def validate(self) -> None:
+        if not 0 < self.refuse_speech_s <= self.warn_speech_s <= self.max_seconds:
+            raise ValueError("need 0 < refuse_speech_s <= warn_speech_s <= max_seconds")
+        if not 0 <= self.min_split_share <= 0.5 or not -1 <= self.max_split_similarity <= 1:
+            raise ValueError("min_split_share must be in [0, 0.5] and max_split_similarity in [-1, 1]")
+        if not 0 < self.min_syllable_rate < self.max_syllable_rate:
+            raise ValueError("need 0 < min_syllable_rate < max_syllable_rate")
+        if not 0 <= self.max_clipped_share <= 1 or not 0 <= self.min_speech_ratio <= 1:
+            raise ValueError("max_clipped_share and min_speech_ratio must be in [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> CoachConfig:
+        known = {f.name for f in fields(CoachConfig)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown coach settings: {', '.join(unknown)}")
+        config = CoachConfig(**{k: float(v) for k, v in data.items()})
+        config.validate()
+        return config
+
+
+@dataclass
+class Finding:
+    """The result of one check."""
+
+    check: str
+    level: str
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("value", "threshold"):
+            if data[key] is not None:
+                data[key] = round(float(data[key]), 4)
+        return data
+
+
+@dataclass
+class CoachReport:
+    """All findings for one enrollment recording, plus what later steps need."""
+
+    findings: list[Finding]
+    audio: np.ndarray
+    """The recording after trimming to ``max_seconds`` (float32 mono)."""
+
+    sample_rate: int
+    total_seconds: float
+    speech_seconds: float
+    measurements: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def refusals(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "refuse"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warn"]
+
+    def blocking(self, strict: bool) -> list[Finding]:
+        """Findings that stop enrollment (refusals; with ``strict`` also warnings)."""
+        return self.refusals + (self.warnings if strict else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_seconds": round(self.total_seconds, 2),
+            "speech_seconds": round(self.speech_seconds, 2),
+            "measurements": {k: round(float(v), 4) for k, v in self.measurements.items()},
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def summary_lines(self) -> list[str]:
+        marks = {"ok": "ok  ", "info": "info", "warn": "WARN", "refuse": "FAIL"}
+        return [f"[{marks[f.level]}] {f.check}: {f.message}" for f in self.findings]
+
+
+def two_voice_split(window_embeddings: np.ndarray, iters: int = 10) -> tuple[float, float]:
+    """(cosine between the two cluster centroids, share of the smaller cluster) of per-window embeddings.
+
+    Windows are split in two by spherical k-means started from the least similar pair. One voice
+    splits into two similar halves (centroid cosine ~0.8-0.9 with the bundled encoder); two voices
+    one after the other split into their speakers (~0.55-0.75). See docs/enrollment.md.
+    """
+    emb = np.asarray(window_embeddings, dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[0] < 2:
+        return 1.0, 0.0
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+    sims = emb @ emb.T
+    i, j = np.unravel_index(int(np.argmin(sims)), sims.shape)
+    centroids = np.stack([emb[i], emb[j]])
+    labels = np.zeros(len(emb), dtype=int)
+    for _ in range(iters):
+        labels = np.argmax(emb @ centroids.T, axis=1)
+        if labels.min() == labels.max():
+            return 1.0, 0.0
+        centroids = np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    share = float(min(np.mean(labels == 0), np.mean(labels == 1)))
+    return float(centroids[0] @ centroids[1]), share
+
+
+def run_coach(
+    audio: np.ndarray,
+    sample_rate: int,
+    encoder=None,
+    vad=None,
+    config: CoachConfig | None = None,
+) -> CoachReport:
+    """Measure one enrollment recording; ``encoder`` (SpeakerEncoder) enables the other-voices check."""
+    from ..audio.io import resample
+    from .vad import SileroVAD
+
+    config = config or CoachConfig()
+    config.validate()
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    findings: list[Finding] = []
+    total = audio.size / float(sample_rate)
+    if total > config.max_seconds:
+        audio = audio[: int(config.max_seconds * sample_rate)]
+        findings.append(
+            Finding(
+                "length", "info", f"{total:.0f} s recorded; using the first {config.max_seconds:.0f} s", total,
+                config.max_seconds,
+            )
+        )  # fmt: skip
+    a16 = resample(audio, sample_rate, measures.RATE)
+    vad = vad or SileroVAD()
+    vad_result = vad(a16, measures.RATE)
+    speech_s = vad_result.speech_seconds
+    power = measures.frame_power_db(a16)
+    speech = measures.speech_frame_mask(vad_result.speech_mask, len(power), vad_result.hop_seconds)
+    m: dict[str, float] = {"speech_seconds": speech_s, "total_seconds": min(total, config.max_seconds)}
+
+    # speech amount / no speech
+    if speech_s < config.refuse_speech_s:
+        findings.append(
+            Finding(
+                "speech", "refuse",
+                f"only {speech_s:.1f} s of speech found (need at least {config.refuse_speech_s:.0f} s, "
+                f"{config.warn_speech_s:.0f}-60 s is best): speak closer to the microphone and record longer",
+                speech_s, config.refuse_speech_s,
+            )
+        )  # fmt: skip
+    elif speech_s < config.warn_speech_s:
+        findings.append(
+            Finding(
+                "speech", "warn",
+                f"{speech_s:.1f} s of speech; {config.warn_speech_s:.0f} s or more gives a more reliable voice "
+                "(read the script again or add another recording)",
+                speech_s, config.warn_speech_s,
+            )
+        )  # fmt: skip
+    else:
+        findings.append(Finding("speech", "ok", f"{speech_s:.1f} s of speech", speech_s, config.warn_speech_s))
+
+    # music / non-speech sound: speech share of the sounding part
+    floor = float(np.percentile(power, 10)) if power.size else -120.0
+    sounding = (power > max(floor + 10.0, -60.0)).mean() * len(power) * measures.HOP / measures.RATE
+    ratio = speech_s / sounding if sounding > 0.5 else (1.0 if speech_s > 0 else 0.0)
+    ratio = float(min(ratio, 1.0))
+    m["speech_ratio"] = ratio
+    if sounding > 0.5 and ratio < config.min_speech_ratio:
+        findings.append(
+            Finding(
+                "speech_ratio", "warn",
+                f"only {ratio:.0%} of the sound is speech: turn off music or TV and record speech only",
+                ratio, config.min_speech_ratio,
+            )
+        )  # fmt: skip
+    else:
+        findings.append(Finding("speech_ratio", "ok", f"{ratio:.0%} of the sound is speech", ratio))
+
+    if speech_s >= 0.5:
+        findings += _signal_checks(audio, sample_rate, a16, power, speech, speech_s, config, m)
+        if encoder is not None:
+            findings.append(_voices_check(encoder, a16, vad_result, config, m))
+    return CoachReport(findings, audio, sample_rate, min(total, config.max_seconds), speech_s, m)
+
+
+def _signal_checks(audio, sample_rate, a16, power, speech, speech_s, config: CoachConfig, m) -> list[Finding]:
+    out: list[Finding] = []
+    snr = measures.snr_db(power, speech)
+    m["snr_db"] = snr
+    if snr < config.min_snr_db:
+        out.append(
+            Finding(
+                "noise", "warn",
+                f"background noise: speech is only {snr:.0f} dB above the noise floor (want {config.min_snr_db:.0f}+): "
+                "record in a quieter place, away from fans and traffic, closer to the microphone",
+                snr, config.min_snr_db,
+            )
+        )  # fmt: skip
+    else:
+        out.append(Finding("noise", "ok", f"speech {snr:.0f} dB above the noise floor", snr, config.min_snr_db))
+
+    decay = measures.reverb_time_s(a16)
+    m["decay_time_s"] = decay
+    if decay > config.max_decay_time_s:
+        out.append(
+            Finding(
+                "reverb", "warn",
+                f"reverberant room (decay index {decay:.2f} s, want under {config.max_decay_time_s:.2f} s): "
+                "record in a smaller room with soft furnishings, or closer to the microphone",
+                decay, config.max_decay_time_s,
+            )
+        )  # fmt: skip
+    else:
+        out.append(Finding("reverb", "ok", f"decay index {decay:.2f} s", decay, config.max_decay_time_s))
+
+    clipped = measures.clipped_fraction(audio)
+    m["clipped_share"] = clipped
+    if clipped > config.max_clipped_share:
+        out.append(
+            Finding(
+                "clipping", "warn",
+                f"clipping: {clipped:.2%} of samples are flattened peaks: lower the input gain or move back a little",
+                clipped, config.max_clipped_share,
+            )
+        )  # fmt: skip
+    else:
+        out.append(Finding("clipping", "ok", "no clipping", clipped, config.max_clipped_share))
+
+    level = measures.active_speech_level_db(power, speech)
+    m["level_dbfs"] = level
+    if level < config.min_level_dbfs:
+        out.append(
+            Finding(
+                "level", "warn",
+                f"too quiet: speech at {level:.0f} dBFS (want above {config.min_level_dbfs:.0f}): "
+                "raise the input gain or speak closer to the microphone",
+                level, config.min_level_dbfs,
+            )
+        )  # fmt: skip
+    else:
+        out.append(Finding("level", "ok", f"speech level {level:.0f} dBFS", level, config.min_level_dbfs))
+
+    rate = measures.syllable_rate(a16, speech_s)
+    m["syllable_rate"] = rate
+    if rate > config.max_syllable_rate:
+        out.append(
+            Finding(
+                "pace", "warn",
+                f"very fast speech ({rate:.1f} syllables/s, want {config.min_syllable_rate:.0f}-"
+                f"{config.max_syllable_rate:.0f}): read at your normal, relaxed pace",
+                rate, config.max_syllable_rate,
+            )
+        )  # fmt: skip
+    elif rate < config.min_syllable_rate:
+        out.append(
+            Finding(
+                "pace", "warn",
+                f"very slow or drawn-out speech ({rate:.1f} syllables/s, want {config.min_syllable_rate:.0f}-"
+                f"{config.max_syllable_rate:.0f}): read at your normal pace, without long pauses",
+                rate, config.min_syllable_rate,
+            )
+        )  # fmt: skip
+    else:
+        out.append(Finding("pace", "ok", f"{rate:.1f} syllables/s", rate))
+    return out
+
+
+def _voices_check(encoder, a16: np.ndarray, vad_result, config: CoachConfig, m) -> Finding:
+    """Other voices: embeddings of 1.6 s windows that hold mostly speech, each against the others."""
+    windows = encoder.embed_windows(a16, measures.RATE)
+    keep = []
+    mask = vad_result.speech_mask
+    for i, start in enumerate(windows.starts):
+        lo = int(start / vad_result.hop_seconds)
+        hi = int((start + windows.duration) / vad_result.hop_seconds)
+        if mask[lo:hi].size and mask[lo:hi].mean() >= 0.6:
+            keep.append(i)
+    m["speech_windows"] = float(len(keep))
+    if len(keep) < 3:
+        return Finding("voices", "ok", f"too few speech windows ({len(keep)}) to compare voices")
+    similarity, share = two_voice_split(windows.embeddings[keep])
+    m["split_similarity"] = similarity
+    m["split_share"] = share
+    if similarity < config.max_split_similarity and share >= config.min_split_share:
+        return Finding(
+            "voices", "warn",
+            f"another voice: {share:.0%} of the speech sounds like a different person (voice similarity "
+            f"{similarity:.2f}, one voice reads above {config.max_split_similarity:.2f}): record alone, "
+            "with no TV, radio or other people talking",
+            similarity, config.max_split_similarity,
+        )  # fmt: skip
+    return Finding(
+        "voices", "ok", f"one voice (split similarity {similarity:.2f})", similarity, config.max_split_similarity
+    )
