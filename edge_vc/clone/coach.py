@@ -56,7 +56,8 @@ class CoachConfig:
     """Syllable-like peaks per second of speech above this warn (unnaturally fast)."""
 
     min_speech_ratio: float = 0.5
-    """Speech share of the sounding (non-silent) part below this warns (music or other sounds)."""
+    """Speech share of the sounding part (10 ms frames within 25 dB of the speech level and above -55 dBFS)
+    below this warns (music or other sounds)."""
 
     def validate(self) -> None:
         if not 0 < self.refuse_speech_s <= self.warn_speech_s <= self.max_seconds:
@@ -217,10 +218,12 @@ def run_coach(
     else:
         findings.append(Finding("speech", "ok", f"{speech_s:.1f} s of speech", speech_s, config.warn_speech_s))
 
-    # music / non-speech sound: speech share of the sounding part
-    floor = float(np.percentile(power, 10)) if power.size else -120.0
-    sounding = (power > max(floor + 10.0, -60.0)).mean() * len(power) * measures.HOP / measures.RATE
-    ratio = speech_s / sounding if sounding > 0.5 else (1.0 if speech_s > 0 else 0.0)
+    # music / non-speech sound: speech share of the sounding part (frames within 25 dB of the speech level)
+    reference = measures.active_speech_level_db(power, speech) if speech.any() else float(np.percentile(power, 95))
+    loud = (power > reference - 25.0) & (power > -55.0)
+    sounding = float(loud.sum() * measures.HOP / measures.RATE)
+    speech_in_sound = float((loud & speech).sum() * measures.HOP / measures.RATE)
+    ratio = speech_in_sound / sounding if sounding > 0.5 else (1.0 if speech_s > 0 else 0.0)
     ratio = float(min(ratio, 1.0))
     m["speech_ratio"] = ratio
     if sounding > 0.5 and ratio < config.min_speech_ratio:
