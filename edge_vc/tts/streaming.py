@@ -102,9 +102,22 @@ def _split_voice(model_path: Path, name: str) -> SplitPaths | None:
 
 
 def _decoder_input(model) -> str | None:
+    producers = {o: n for n in model.graph.node for o in n.output}
+
+    def through_qdq(name: str) -> str:
+        """Skip (Quantize ->) DequantizeLinear of an INT8 export back to the fp32 tensor / weight name."""
+        node = producers.get(name)
+        while node is not None and node.op_type in ("DequantizeLinear", "QuantizeLinear"):
+            name = node.input[0]
+            node = producers.get(name)
+        return name
+
     for node in model.graph.node:
-        if node.op_type == "Conv" and len(node.input) > 1 and node.input[1] == DECODER_WEIGHT:
-            return node.input[0]
+        if node.op_type != "Conv" or len(node.input) < 2:
+            continue
+        weight = through_qdq(node.input[1])
+        if weight in (DECODER_WEIGHT, DECODER_WEIGHT + "_quantized"):
+            return through_qdq(node.input[0])
     return None
 
 
