@@ -26,21 +26,23 @@ def _checkpoint() -> Path:
     return fetch("hifigan") / "generator_universal.pth.tar"
 
 
-def _calibration_mels(n: int = 15, frames: int = 200) -> list[np.ndarray]:
-    """Log-mel windows [1, 80, frames] of base-voice speech (bundled joe voice)."""
+def _sentence_mels(texts) -> list[np.ndarray]:
+    """Log-mel [T, 80] of base-voice speech (bundled joe voice) for each text."""
     from edge_vc.features.hifigan_mel import hifigan_log_mel
     from edge_vc.tts.voice import BaseVoice
-    from export.sentences import CALIBRATION
 
     voice = BaseVoice.load(threads=2)
+    return [hifigan_log_mel(np.concatenate([c.audio for c in voice.synthesize(t)]), voice.sample_rate) for t in texts]
+
+
+def _calibration_mels(n: int = 15, frames: int = 200) -> list[np.ndarray]:
+    """``n`` log-mel windows [1, 80, frames] of base-voice speech, from export.sentences.CALIBRATION."""
+    from export.sentences import CALIBRATION
+
     windows = []
-    for text in CALIBRATION:
-        audio = np.concatenate([c.audio for c in voice.synthesize(text)])
-        mel = hifigan_log_mel(audio, voice.sample_rate)
-        for start in range(0, mel.shape[0] - frames + 1, frames):
+    for mel in _sentence_mels(CALIBRATION):
+        for start in range(0, max(1, mel.shape[0] - frames + 1), frames // 2):
             windows.append(np.ascontiguousarray(mel[start : start + frames].T[None]))
-        if len(windows) >= n:
-            break
     return windows[:n]
 
 
@@ -106,13 +108,14 @@ def export_int8(fp32: Path, out: Path, checkpoint: Path, windows: list[np.ndarra
     return path
 
 
-def parity(fp32: Path, int8: Path, windows: list[np.ndarray]) -> dict:
-    """INT8 vs fp32 on held-out windows: output mel L1 and (if available) d-vector cosine."""
+def parity(fp32: Path, int8: Path) -> dict:
+    """INT8 vs fp32 on held-out sentences (export.sentences.EVALUATION[:4]): mel L1, d-vector cosine."""
     from edge_vc.features.hifigan_mel import hifigan_log_mel
     from edge_vc.vocoder import Vocoder
+    from export.sentences import EVALUATION
 
     a, b = Vocoder.load(fp32, threads=2), Vocoder.load(int8, threads=2)
-    mel = np.concatenate([w[0].T for w in windows], axis=0)
+    mel = np.concatenate(_sentence_mels(EVALUATION[:4]), axis=0)
     ya, yb = a(mel), b(mel)
     report = {"mel_l1_int8_vs_fp32": float(np.abs(hifigan_log_mel(ya) - hifigan_log_mel(yb)).mean())}
     report["mel_l1_fp32_vs_input"] = float(np.abs(hifigan_log_mel(ya)[: mel.shape[0]] - mel).mean())
@@ -131,18 +134,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="folder (default: <EDGE_VC_HOME>/vocoder)")
     parser.add_argument("--no-int8", action="store_true")
+    parser.add_argument("--force", action="store_true", help="rebuild files that exist")
     args = parser.parse_args()
     out = args.out or vocoder_dir()
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = _checkpoint()
-    fp32 = export_fp32(out, checkpoint)
-    print(f"wrote {fp32} ({fp32.stat().st_size / 1e6:.1f} MB)")
+    fp32, int8 = out / "hifigan_universal.fp32.onnx", out / "hifigan_universal.int8.onnx"
+    if args.force or not fp32.is_file():
+        export_fp32(out, checkpoint)
+    print(f"{fp32} ({fp32.stat().st_size / 1e6:.1f} MB)")
     if args.no_int8:
         return
-    windows = _calibration_mels(20)
-    int8 = export_int8(fp32, out, checkpoint, windows[:15])
-    print(f"wrote {int8} ({int8.stat().st_size / 1e6:.1f} MB)")
-    report = parity(fp32, int8, windows[15:])
+    if args.force or not int8.is_file():
+        export_int8(fp32, out, checkpoint, _calibration_mels(15))
+    print(f"{int8} ({int8.stat().st_size / 1e6:.1f} MB)")
+    report = parity(fp32, int8)
     (out / "hifigan_universal.parity.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
