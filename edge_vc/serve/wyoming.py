@@ -1,6 +1,7 @@
 """The Wyoming protocol (Home Assistant's TTS transport), as wyoming-piper speaks it.
 
-``describe`` → ``info``; ``synthesize`` → ``audio-start``, ``audio-chunk``…, ``audio-stop``; errors
+``describe`` → ``info``; ``synthesize`` → ``audio-start``, ``audio-chunk``…, ``audio-stop``; streamed
+text (``synthesize-start/-chunk/-stop``) is spoken sentence by sentence, then ``synthesize-stopped``; errors
 and a full queue answer with an ``error`` event (code ``busy``, ``bad-text``, ``unknown-voice``).
 Events are built with the ``wyoming`` package; reading is ours, with limits on every length field,
 because a peer may announce any size.
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
 from .engine import BusyError, SpeechEngine, SpeechRequest
@@ -89,12 +92,43 @@ def tts_info(voices: list[dict]):
         installed=True,
         version=__version__,
         voices=tts_voices,
+        supports_synthesize_streaming=True,
     )
     return Info(tts=[program]).event()
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*\s")
+
+
+@dataclass
+class _Voice:
+    name: str | None = None
+    speaker_id: int | None = None
+    ssml: bool | None = None
+
+
+def _voice_of(event) -> _Voice:
+    """Voice, speaker and text format from a synthesize or synthesize-start event."""
+    data = event.data or {}
+    voice = data.get("voice") if isinstance(data.get("voice"), dict) else {}
+    speaker = voice.get("speaker")
+    try:
+        speaker_id = int(speaker) if speaker not in (None, "") else None
+    except (TypeError, ValueError):
+        speaker_id = None
+    name = voice.get("name")
+    ssml = str(data.get("text_format") or "").endswith("ssml") or None
+    return _Voice(str(name) if name else None, speaker_id, ssml)
+
+
 class WyomingHandler:
-    """One client connection."""
+    """One client connection.
+
+    Whole texts: ``synthesize`` → one audio-start … audio-stop. Streamed text (``synthesize-start``,
+    ``synthesize-chunk``…, ``synthesize-stop``): each completed sentence is spoken as it arrives (its own
+    audio-start … audio-stop), then ``synthesize-stopped``; a ``synthesize`` inside a stream is ignored,
+    as wyoming-piper does.
+    """
 
     def __init__(self, engine: SpeechEngine, voices: Callable[[], list[dict]]) -> None:
         self.engine = engine
@@ -103,18 +137,43 @@ class WyomingHandler:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from wyoming.event import async_write_event
 
+        stream: _Voice | None = None
+        buffer = ""
         try:
             while True:
                 event = await asyncio.wait_for(read_event(reader), IDLE_TIMEOUT)
                 if event is None:
                     break
-                if event.type == "describe":
+                kind = event.type
+                if kind == "describe":
                     await async_write_event(tts_info(self.voices()), writer)
-                elif event.type == "ping":
+                elif kind == "ping":
                     await async_write_event(_event("pong", {"text": event.data.get("text")}), writer)
-                elif event.type == "synthesize":
-                    await self._synthesize(event, writer)
-                # Other events (e.g. streaming text we do not advertise) are ignored, as wyoming-piper does.
+                elif kind == "synthesize" and stream is None:
+                    text = event.data.get("text")
+                    if not isinstance(text, str):
+                        await async_write_event(_error("synthesize needs a text", "bad-text"), writer)
+                        continue
+                    await self._speak(text, _voice_of(event), writer)
+                elif kind == "synthesize-start":
+                    stream, buffer = _voice_of(event), ""
+                elif kind == "synthesize-chunk" and stream is not None:
+                    buffer += str(event.data.get("text", ""))
+                    if len(buffer) > self.engine.config.max_text_chars:
+                        await async_write_event(
+                            _error("streamed text too long without a sentence end", "bad-text"), writer
+                        )
+                        buffer = ""
+                    ends = list(_SENTENCE_END.finditer(buffer))
+                    if ends:
+                        done, buffer = buffer[: ends[-1].end()], buffer[ends[-1].end() :]
+                        await self._speak(done, stream, writer)
+                elif kind == "synthesize-stop" and stream is not None:
+                    if buffer.strip():
+                        await self._speak(buffer, stream, writer)
+                    stream, buffer = None, ""
+                    await async_write_event(_event("synthesize-stopped", {}), writer)
+                # Other events are ignored.
         except (ProtocolError, asyncio.IncompleteReadError) as exc:
             _LOGGER.info("wyoming client dropped: %s", exc)
             await _try_write(writer, _error(str(exc), "protocol"))
@@ -129,25 +188,14 @@ class WyomingHandler:
             except (Exception, asyncio.CancelledError):
                 pass
 
-    async def _synthesize(self, event, writer: asyncio.StreamWriter) -> None:
+    async def _speak(self, text: str, voice: _Voice, writer: asyncio.StreamWriter) -> None:
+        """Synthesize one text: audio-start, audio-chunk…, audio-stop (or one error event)."""
         from wyoming.audio import AudioChunk, AudioStart, AudioStop
         from wyoming.event import async_write_event
-        from wyoming.tts import Synthesize
 
+        request = SpeechRequest(text, voice=voice.name, ssml=voice.ssml, speaker_id=voice.speaker_id)
         try:
-            request = Synthesize.from_event(event)
-        except (KeyError, TypeError, ValueError):
-            await async_write_event(_error("synthesize needs a text", "bad-text"), writer)
-            return
-        voice = request.voice.name if request.voice and request.voice.name else None
-        ssml = str(request.text_format or "").endswith("ssml") or None
-        speaker = request.voice.speaker if request.voice else None
-        try:
-            speaker_id = int(speaker) if speaker not in (None, "") else None
-        except ValueError:
-            speaker_id = None
-        try:
-            job = self.engine.submit(SpeechRequest(str(request.text), voice=voice, ssml=ssml, speaker_id=speaker_id))
+            job = self.engine.submit(request)
         except BusyError as exc:
             await async_write_event(_error(str(exc), "busy"), writer)
             return
