@@ -29,7 +29,7 @@ REFERENCE_SENTENCES = [
 ]
 """Base-voice material for measuring the base voice and for the refinement search (Harvard sentences)."""
 
-WARP_BOUNDS = (0.84, 1.24)
+WARP_BOUNDS = (0.84, 1.30)
 SHIFT_BOUNDS = (-10.0, 18.0)
 SHIFT_SEARCH = 2.0
 """The refinement moves the pitch at most this many semitones from the measured F0 ratio."""
@@ -38,6 +38,8 @@ SHIFT_PENALTY = 0.005
 RANGE_BOUNDS = (0.6, 1.6)
 LENGTH_BOUNDS = (0.85, 1.2)
 EQ_LIMIT_DB = 12.0
+EQ_STRENGTHS = (0.5, 1.5)
+"""Scales of the fitted EQ tried last by the refinement (1.0 is always tried)."""
 MIN_SPEECH_S = 1.0
 
 
@@ -88,10 +90,12 @@ def eq_for(shaped: np.ndarray, speaker: VoiceStats, sample_rate: int) -> list[fl
     return [float(g) for g in np.clip(diff, -limit, limit)]
 
 
-def _with_eq(params: DSPParams, base_audio: np.ndarray, speaker: VoiceStats, sr: int) -> tuple[DSPParams, np.ndarray]:
+def _with_eq(
+    params: DSPParams, base_audio: np.ndarray, speaker: VoiceStats, sr: int, strength: float = 1.0
+) -> tuple[DSPParams, np.ndarray]:
     """Params with the EQ fitted after their pitch/formant change, and the base material through both."""
     shaped = DSPStage(replace(params, eq_freqs_hz=[], eq_gains_db=[]), sr).shape_voice(base_audio)
-    gains = eq_for(shaped, speaker, sr)
+    gains = [strength * g for g in eq_for(shaped, speaker, sr)]
     params = replace(params, eq_freqs_hz=[float(f) for f in A.band_centers(sr)], eq_gains_db=gains)
     out = _StreamingFIR(design_eq(params.eq_freqs_hz, gains, sr)).process(shaped, last=True)
     return params, out
@@ -158,37 +162,40 @@ def refine_params(
     reference = _unit(encoder.embed(audio, sr))
     material = base_audio[: int(12 * sr)]  # ~12 s keeps the search to a few seconds
     measured_shift = params.pitch_shift_semitones
-    scores: dict[tuple[float, float], tuple[float, DSPParams]] = {}
+    scores: dict[tuple[float, float, float], tuple[float, DSPParams]] = {}
 
-    def score(warp: float, shift: float) -> float:
+    def score(warp: float, shift: float, strength: float = 1.0) -> float:
         warp = round(float(np.clip(warp, *WARP_BOUNDS)), 3)
         shift = round(float(np.clip(shift, measured_shift - SHIFT_SEARCH, measured_shift + SHIFT_SEARCH)), 2)
-        shift = float(np.clip(shift, *SHIFT_BOUNDS))
-        if (warp, shift) not in scores:
-            cand = replace(params, formant_warp=warp, pitch_shift_semitones=shift)
-            cand, out = _with_eq(cand, material, speaker, sr)
+        key = (warp, float(np.clip(shift, *SHIFT_BOUNDS)), strength)
+        if key not in scores:
+            cand = replace(params, formant_warp=key[0], pitch_shift_semitones=key[1])
+            cand, out = _with_eq(cand, material, speaker, sr, strength)
             similarity = float(_unit(encoder.embed(out.astype(np.float32), sr)) @ reference)
-            scores[(warp, shift)] = (similarity, cand)
-        return scores[(warp, shift)][0]
+            scores[key] = (similarity, cand)
+        return scores[key][0]
 
-    def objective(key: tuple[float, float]) -> float:
+    def objective(key: tuple[float, float, float]) -> float:
         return scores[key][0] - SHIFT_PENALTY * abs(key[1] - measured_shift)
 
-    def best() -> tuple[float, float]:
+    def best() -> tuple[float, float, float]:
         return max(scores, key=objective)
 
     warp0, shift0 = params.formant_warp, measured_shift
     for w in (0.90, 0.95, 1.0, 1.05, 1.10):
         score(warp0 * w, shift0)
-    warp1, _ = best()
+    warp1, _, _ = best()
     for s in (-2.0, -1.0, 1.0, 2.0):
         score(warp1, shift0 + s)
-    warp1, shift1 = best()
+    warp1, shift1, _ = best()
     for w in (0.975, 1.025):
         score(warp1 * w, shift1)
+    warp1, shift1, _ = best()
+    for strength in EQ_STRENGTHS:
+        score(warp1, shift1, strength)
     key = best()
     top, chosen = scores[key]
-    start = scores.get((round(float(np.clip(warp0, *WARP_BOUNDS)), 3), round(float(shift0), 2)))
+    start = scores.get((round(float(np.clip(warp0, *WARP_BOUNDS)), 3), round(float(shift0), 2), 1.0))
     stats = dict(chosen.stats)
     stats["refine_similarity"] = top
     stats["refine_candidates"] = float(len(scores))
