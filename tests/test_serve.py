@@ -137,6 +137,9 @@ def test_http_refuses_bad_requests_cleanly(server):
     assert _request(port, "POST", "/speak", b"{not json")[0] == 400
     assert _request(port, "POST", "/speak", {"text": "   "})[0] == 400
     assert _request(port, "POST", "/speak", {"text": "hi", "voice": "no-such-voice"})[0] == 404
+    model = str(REPO / "no" / "such.onnx")
+    status, _, body = _request(port, "POST", "/speak", {"text": "hi", "voice": model})
+    assert status == 404 and b"never a file path" in body
     assert _request(port, "POST", "/speak", {"text": "hi", "rate": "fast"})[0] == 400
     assert _request(port, "GET", "/nothing")[0] == 404
     assert _request(port, "GET", "/speak")[0] == 405
@@ -228,6 +231,7 @@ def _burst(http_port: int, wyoming_port: int, text: str) -> list:
     return results
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_clients_with_queue_full(server):
     proc, http_port, wyoming_port = server
     text = " ".join([SENTENCE] * 3)

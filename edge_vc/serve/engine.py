@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import EdgeVCError, InvalidTextError
+from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
 from ..tts.chunks import AudioChunk
 
 _LOGGER = logging.getLogger(__name__)
@@ -188,6 +188,9 @@ class SpeechEngine:
             raise InvalidTextError(
                 f"text is {len(request.text)} characters; this server accepts at most {self.config.max_text_chars}"
             )
+        voice = request.voice or ""
+        if "/" in voice or "\\" in voice or voice.startswith(".") or voice.endswith(".onnx") or len(voice) > 128:
+            raise VoiceNotFoundError(f"voice {voice[:40]!r}: requests name a voice or profile, never a file path")
         if not 0.25 <= request.rate <= 4.0 or not 0.0 <= request.volume <= 4.0:
             raise InvalidTextError("rate must be in [0.25, 4] and volume in [0, 4]")
         if not self._slots.acquire(blocking=False):

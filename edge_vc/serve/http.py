@@ -229,6 +229,8 @@ class HttpApi:
             raise HttpError(503, str(exc), {"Retry-After": "1"}) from exc
         except InvalidTextError as exc:
             raise HttpError(400, str(exc)) from exc
+        except VoiceNotFoundError as exc:
+            raise HttpError(404, str(exc)) from exc
 
     async def _first(self, job: Job):
         """The first chunk, mapping synthesis errors to HTTP errors before any header is sent."""

@@ -202,6 +202,9 @@ class WyomingHandler:
         except InvalidTextError as exc:
             await async_write_event(_error(str(exc), "bad-text"), writer)
             return
+        except VoiceNotFoundError as exc:
+            await async_write_event(_error(str(exc), "unknown-voice"), writer)
+            return
         loop = asyncio.get_running_loop()
         started = False
         try:
