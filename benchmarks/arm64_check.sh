@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Prove edge-vc installs and speaks on aarch64: an arm64 Debian root (debootstrap) run under
+# qemu-user emulation. Installs with the README's set-up command (scripts/setup.sh), speaks one
+# sentence with `edge-vc say`, and checks on the host that whisper tiny.en understands it (WER).
+#
+#   sudo bash benchmarks/arm64_check.sh            # root in /var/tmp/edge-vc-arm64 (reused if present)
+#   ARM64_ROOT=/somewhere MAX_WER=0.2 sudo -E bash benchmarks/arm64_check.sh
+#
+# Needs: Debian/Ubuntu host, root, packages debootstrap qemu-user-static binfmt-support, network to
+# deb.debian.org and pypi.org, and the host venv (.venv with the eval extra) for the WER check.
+# EMULATED TIMINGS ARE NOT PERFORMANCE: qemu-user runs aarch64 code 5-20x slower than a real CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$(pwd)"
+ROOT="${ARM64_ROOT:-/var/tmp/edge-vc-arm64}"
+SUITE="${DEBIAN_SUITE:-bookworm}"          # bookworm: Python 3.11, matching the cp311 aarch64 wheels
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+MAX_WER="${MAX_WER:-0.2}"
+OUT="${ARM64_OUT:-$REPO/out/arm64}"
+TEXT="The quick brown fox jumps over the lazy dog, and then it runs into the forest."
+mkdir -p "$OUT"
+LOG="$OUT/timings.txt"
+: > "$LOG"
+stamp() { date +%s; }
+phase() { echo "$1 $2" | tee -a "$LOG"; }   # name seconds
+T0=$(stamp)
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root (debootstrap and chroot need it)" >&2; exit 1; }
+for tool in debootstrap qemu-aarch64-static; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install debootstrap qemu-user-static binfmt-support" >&2; exit 1; }
+done
+
+# 1. binfmt_misc: lets the kernel run aarch64 ELF files through qemu-aarch64-static.
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable qemu-aarch64 2>/dev/null || true
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  echo "binfmt_misc could not register qemu-aarch64 (no binfmt_misc in this kernel/container?)." >&2
+  echo "Without it a chroot cannot exec aarch64 programs; run this on a host or VM that allows binfmt_misc." >&2
+  exit 2
+fi
+
+# 2. The arm64 Debian root (minbase + what edge-vc needs at run time).
+t=$(stamp)
+if [ ! -x "$ROOT/usr/bin/python3" ]; then
+  rm -rf "$ROOT"
+  debootstrap --arch=arm64 --variant=minbase \
+    --include=python3,python3-venv,python3-pip,ca-certificates,libsndfile1,libportaudio2 \
+    "$SUITE" "$ROOT" "$MIRROR"
+fi
+phase debootstrap_s $(( $(stamp) - t ))
+
+mounts=()
+cleanup() { for ((i=${#mounts[@]}-1; i>=0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done; }
+trap cleanup EXIT
+for m in proc sys dev; do
+  mountpoint -q "$ROOT/$m" || { mount --bind "/$m" "$ROOT/$m"; mounts+=("$ROOT/$m"); }
+done
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 bash -c "$1"; }
+in_root "uname -m; python3 --version" | tee -a "$LOG"
+
+# 3. The committed project (git archive HEAD), installed with the README's set-up command.
+rm -rf "$ROOT/opt/edge-vc"
+mkdir -p "$ROOT/opt/edge-vc"
+git -C "$REPO" archive HEAD | tar -x -C "$ROOT/opt/edge-vc"
+# No services may start inside the root (the set-up command installs pulseaudio).
+printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"; chmod +x "$ROOT/usr/sbin/policy-rc.d"
+if [ -f "$ROOT/opt/edge-vc/scripts/setup.sh" ]; then
+  SETUP="${SETUP_CMD:-bash scripts/setup.sh}"
+else
+  SETUP="${SETUP_CMD:-python3 -m venv .venv && .venv/bin/pip install -q -e .}"
+fi
+echo "set-up command: $SETUP" | tee -a "$LOG"
+t=$(stamp)
+in_root "cd /opt/edge-vc && $SETUP" 2>&1 | tail -n 20
+phase setup_s $(( $(stamp) - t ))
+in_root "/opt/edge-vc/.venv/bin/pip list 2>/dev/null" > "$OUT/pip-list.txt"
+
+# 4. Which aarch64 wheels exist (pip resolves for the emulated platform: linux_aarch64, cp311).
+: > "$OUT/wheels.txt"
+for pkg in onnxruntime piper-phonemize tflite-runtime ai-edge-litert sounddevice soxr soundfile numpy; do
+  if in_root "cd /tmp && rm -rf w && /opt/edge-vc/.venv/bin/pip download -q --only-binary=:all: --no-deps -d w $pkg >/dev/null 2>&1 && ls w"; then
+    :
+  else
+    echo "$pkg: NO aarch64/cp311 wheel"
+  fi >> "$OUT/wheels.txt"
+done
+cat "$OUT/wheels.txt"
+
+# 5. Speak, then check intelligibility on the host.
+t=$(stamp)
+in_root "cd /tmp && /opt/edge-vc/.venv/bin/edge-vc say --verbose -o /tmp/arm64.wav '$TEXT'"
+phase say_s $(( $(stamp) - t ))
+cp "$ROOT/tmp/arm64.wav" "$OUT/arm64.wav"
+file "$OUT/arm64.wav" | tee -a "$LOG" || true
+"$REPO/.venv/bin/python" - "$OUT/arm64.wav" "$TEXT" "$MAX_WER" <<'PY' | tee -a "$LOG"
+import sys
+from edge_vc.audio.io import read_audio
+from edge_vc.bench.asr import WhisperASR, word_error_rate
+audio, rate = read_audio(sys.argv[1])
+hyp = WhisperASR().transcribe(audio, rate)
+wer = word_error_rate(sys.argv[2], hyp)
+print(f"seconds {len(audio) / rate:.2f} rate {rate} transcript {hyp!r} wer {wer:.3f}")
+sys.exit(0 if wer <= float(sys.argv[3]) else 1)
+PY
+phase total_s $(( $(stamp) - T0 ))
+echo "arm64 check passed (timings are EMULATED under qemu-user, not performance): $LOG"
