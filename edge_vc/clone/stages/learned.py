@@ -102,8 +102,10 @@ class LearnedStage:
         self.vocoder = vocoder or Vocoder.load(precision=config.vocoder, threads=threads)
 
     @staticmethod
-    def for_profile(profile_dir: str | Path, threads: int | None = None, vocoder: str = "int8") -> LearnedStage:
-        """The stage of an adapted profile folder."""
+    def for_profile(profile_dir: str | Path, threads: int | None = None, vocoder: str | None = None) -> LearnedStage:
+        """The stage of an adapted profile folder (vocoder precision: as chosen at adaptation)."""
+        if vocoder is None:
+            vocoder = (learned_status(profile_dir) or {}).get("vocoder") or "int8"
         return LearnedStage(
             LearnedStageConfig(f"{LEARNED_DIR}/{DECODER_FILE}", vocoder), base_dir=profile_dir, threads=threads
         )
