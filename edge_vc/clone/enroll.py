@@ -206,24 +206,25 @@ def enroll(
                 f"{MIN_CHALLENGE_SIMILARITY}): only the person in the recordings can enroll them. Nothing was saved."
             )
 
-    from .base_select import choose_base, load_base_voice
-
     enc = encoder_record(encoder)
-    from .atlas import text_progress
-    from .base_select import explain
+    if opts.stage == "none":
+        from ..tts.catalog import resolve_voice
 
-    best, evaluated = choose_base(
-        embedding, encoder.embed, enc["sha256"][:16], base=opts.base_voice, threads=opts.threads,
-        log=echo, progress_factory=text_progress(echo),
-    )  # fmt: skip
-    base_voice = load_base_voice(best.to_dict(), threads=opts.threads)
-    echo(explain(best, evaluated))
-    kind, params, reason = estimate_stage_params(opts.stage, audio, ENROLL_RATE, base_voice, encoder)
+        base = {"voice": resolve_voice(opts.base_voice).name}
+        kind, params, reason = estimate_stage_params("none", audio, ENROLL_RATE, None, encoder)
+    else:
+        from .base_select import choose_base, load_base_voice
+
+        best, _ = choose_base(embedding, encoder.embed, enc["sha256"][:16], base=opts.base_voice, threads=opts.threads)
+        base = best.to_dict()
+        echo(f"base voice: {best.voice} (similarity {best.similarity:.3f})")
+        base_voice = load_base_voice(base, threads=opts.threads)
+        kind, params, reason = estimate_stage_params(opts.stage, audio, ENROLL_RATE, base_voice, encoder)
     echo(f"voice stage: {reason}")
 
     profile = VoiceProfile(
         name=opts.name,
-        base=best.to_dict(),
+        base=base,
         stage_kind=kind,
         stage_params=params,
         stage_reason=reason,
