@@ -424,3 +424,33 @@ def test_wyoming_streamed_text_is_spoken_sentence_by_sentence(server, asr):
     assert events.count("audio-start") == 3 and events.count("audio-stop") == 3
     audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32767.0
     assert asr.wer(audio, 22050, "Hello there. How are you today? Fine thanks") <= 0.25
+
+
+def test_client_that_stops_reading_is_dropped_and_its_job_cancelled(base_voice):
+    from edge_vc.serve.engine import EngineConfig
+    from edge_vc.serve.http import HttpConfig
+    from edge_vc.serve.server import ServeConfig
+
+    engine = EngineConfig(workers=1, max_queue=1, stall_seconds=2.0)
+    config = ServeConfig(engine, HttpConfig(port=0, write_timeout=2.0), wyoming_port=None)
+    text = " ".join(f"Sentence {i} keeps the stream going for a long time." for i in range(60))
+    with _InProcessServer(config, base_voice) as server:
+        port = server.http_port
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        body = json.dumps({"text": text, "stream": True}).encode()
+        head = f"POST /speak HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        sock.sendall(head + body)  # ... and never read
+        started = time.monotonic()
+        idle = False
+        while time.monotonic() - started < 60:
+            queue = json.loads(_request(port, "GET", "/health")[2])["queue"]
+            if queue["served"] >= 1 and queue["running"] == 0:
+                idle = True
+                break
+            time.sleep(0.3)
+        sock.close()
+        assert idle, "the stalled client's job never ended"
+        assert time.monotonic() - started < 40  # 60 sentences take far longer to say
+        assert _request(port, "POST", "/speak", {"text": "Next please."})[0] == 200

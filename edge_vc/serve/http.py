@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+import socket
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -41,6 +42,9 @@ class HttpConfig:
     max_body_bytes: int = 64 * 1024
     max_connections: int = 32
     read_timeout: float = 10.0
+    write_timeout: float = 30.0
+    """A client that accepts no data for this long is disconnected (its job is cancelled)."""
+
     device: str | None = None
     """Output device for ``"play": true`` (index or name; None: the default device)."""
 
@@ -137,6 +141,20 @@ async def read_request(reader: asyncio.StreamReader, max_body: int) -> Request |
     return Request(method, url.path.rstrip("/") or "/", dict(parse_qsl(url.query)), headers, body)
 
 
+SEND_BUFFER_BYTES = 256 * 1024
+WRITE_TIMEOUT = 30.0
+"""A client that takes longer than this to accept written data is dropped."""
+
+
+async def drain(writer: asyncio.StreamWriter, seconds: float = WRITE_TIMEOUT) -> None:
+    """``writer.drain()`` with a deadline; a stalled reader's connection is aborted (ConnectionError)."""
+    try:
+        await asyncio.wait_for(writer.drain(), seconds)
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        writer.transport.abort()
+        raise ConnectionError("client stopped reading") from exc
+
+
 def _bool(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
@@ -152,6 +170,9 @@ class HttpApi:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections += 1
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # bound what one slow reader can park in the kernel (~6 s of audio)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         try:
             if self._connections > self.config.max_connections:
                 await self._send_json(writer, 503, {"error": "too many connections"}, {"Retry-After": "1"})
@@ -310,10 +331,10 @@ class HttpApi:
         chunk = first
         while chunk is not None:
             self._write_chunk(writer, chunk.audio_int16.tobytes())
-            await writer.drain()  # raises ConnectionError when the client has gone: the job is cancelled
+            await drain(writer, self.config.write_timeout)  # ConnectionError when the client has gone
             chunk = await loop.run_in_executor(None, job.next_chunk)
         writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        await drain(writer, self.config.write_timeout)
 
     async def _play(self, job: Job, first, writer: asyncio.StreamWriter) -> None:
         from ..audio.sinks import DeviceSink
@@ -352,7 +373,7 @@ class HttpApi:
 
     async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str]) -> None:
         writer.write(self._head(status, headers | {"Content-Length": str(len(body))}) + body)
-        await writer.drain()
+        await drain(writer, self.config.write_timeout)
 
     async def _send_json(self, writer, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
         body = (json.dumps(data) + "\n").encode()

@@ -138,6 +138,10 @@ class Server:
         for server in self._servers:
             server.close()
             await server.wait_closed()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:  # open connections: cancel them (their jobs are cancelled in turn)
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         self.engine.close()
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
 from .engine import BusyError, SpeechEngine, SpeechRequest
+from .http import WRITE_TIMEOUT
 
 _LOGGER = logging.getLogger(__name__)
 MAX_HEADER_BYTES = 16 * 1024
@@ -221,17 +222,28 @@ class WyomingHandler:
                     break
                 rate = chunk.sample_rate
                 if not started:
-                    await async_write_event(AudioStart(rate=rate, width=2, channels=1).event(), writer)
+                    await _send(AudioStart(rate=rate, width=2, channels=1).event(), writer)
                     started = True
                 pcm = chunk.audio_int16.tobytes()
                 step = SAMPLES_PER_CHUNK * 2
                 for start in range(0, len(pcm), step):
                     piece = AudioChunk(rate=rate, width=2, channels=1, audio=pcm[start : start + step])
-                    await async_write_event(piece.event(), writer)
+                    await _send(piece.event(), writer)
             if started:
-                await async_write_event(AudioStop().event(), writer)
+                await _send(AudioStop().event(), writer)
         finally:
             job.cancel()
+
+
+async def _send(event, writer: asyncio.StreamWriter) -> None:
+    """Write one event; a client that stops reading for WRITE_TIMEOUT is dropped (ConnectionError)."""
+    from wyoming.event import async_write_event
+
+    try:
+        await asyncio.wait_for(async_write_event(event, writer), WRITE_TIMEOUT)
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        writer.transport.abort()
+        raise ConnectionError("client stopped reading") from exc
 
 
 def _event(kind: str, data: dict):
