@@ -7,6 +7,7 @@ import os
 import queue
 import random
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -358,3 +359,27 @@ def test_recorder_captures_the_microphone(pulse_audio, base_voice):
     audio, rate = recorder.stop()
     assert rate >= 8000 and audio.size / rate > 1.5
     assert float(np.sqrt(np.mean(audio**2))) > 0.01, "the monitor source heard nothing"
+
+
+def test_bridge_cli_exits_cleanly_when_the_board_goes_away(c_build, tmp_path):
+    master, slave = os.openpty()
+    slave_path = os.ttyname(slave)
+    cmd = [sys.executable, "-m", "edge_vc", "bridge", "--port", slave_path, "--out-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        seen = b""
+        expected = Frame(MsgType.LED_STATE, 0, bytes([State.IDLE])).encode()
+        while expected not in seen and time.monotonic() < deadline:  # the host's first LED frame
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 256)
+        assert expected in seen
+        os.close(slave)
+        os.close(master)  # the board is unplugged
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 12, proc.stderr.read()
+    assert b"lost serial port" in proc.stderr.read()

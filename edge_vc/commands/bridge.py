@@ -57,5 +57,11 @@ def bridge(port, baud, voice, device, input_device, threads, record_dir, reply_c
     click.echo(f"edge-vc bridge: listening on {port} at {baud} baud (Ctrl-C to stop)", err=True)
     try:
         BridgeHost(serial_port, runtime).run()
+    except OSError as exc:  # pyserial's SerialException is an OSError: unplugged, reset, closed
+        raise SerialPortError(f"lost serial port {port}: {exc}") from exc
     finally:
-        serial_port.close()
+        runtime.stop()
+        try:
+            serial_port.close()
+        except OSError:
+            pass
