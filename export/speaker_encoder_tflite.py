@@ -1,0 +1,165 @@
+"""INT8 TFLite speaker encoder: the GE2E weights in a Keras-2 (tf_keras) model, converted by TensorFlow.
+
+The three LSTMs become TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM; full-integer quantization is
+calibrated on real speech windows (the same windows the ONNX static variant uses). Input and output
+stay float32 so the runtime feeds the numpy mel frames directly. The first LSTM's input (linear power
+mel, heavy-tailed) is fed through int8 like everything else in ``int8`` mode; ``int8-w8a16`` keeps
+activations in 16 bits (TFLite's 16x8 mode) for accuracy.
+
+edge-vc metadata is written into the flatbuffer's ``metadata`` list (name ``edge_vc``, JSON of
+strings) with TensorFlow's own schema classes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edge_vc.backends.tflite import METADATA_NAME
+from edge_vc.clone.encoder import EncoderMetadata
+
+
+def keras_model(net, meta: EncoderMetadata, batch: int = 1):
+    """tf_keras model with the torch network's weights (gate order i, f, g, o is the same in both)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tf_keras as keras
+
+    lstm = net.lstm
+    inputs = keras.Input(shape=(meta.partial_frames, meta.mel.n_mels), batch_size=batch, name=meta.input_name)
+    x = inputs
+    layers = []
+    for i in range(lstm.num_layers):
+        layer = keras.layers.LSTM(lstm.hidden_size, return_sequences=i < lstm.num_layers - 1, name=f"lstm{i}")
+        x = layer(x)
+        layers.append(layer)
+    dense = keras.layers.Dense(net.linear.out_features, activation="relu", name="linear")
+    x = dense(x)
+    x = keras.layers.UnitNormalization(axis=-1, name=meta.output_name)(x)
+    model = keras.Model(inputs, x)
+    for i, layer in enumerate(layers):
+        w_ih = getattr(lstm, f"weight_ih_l{i}").detach().numpy()
+        w_hh = getattr(lstm, f"weight_hh_l{i}").detach().numpy()
+        bias = (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).detach().numpy()
+        layer.set_weights([w_ih.T, w_hh.T, bias])
+    dense.set_weights([net.linear.weight.detach().numpy().T, net.linear.bias.detach().numpy()])
+    return model
+
+
+def convert(model, calibration: np.ndarray, mode: str = "int8") -> bytes:
+    """TFLite flatbuffer: ``fp32``, ``int8`` (full-integer, float I/O) or ``int8-w8a16``."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "dynamic":  # weights int8, activations float (TFLite "dynamic range" / hybrid kernels)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def representative():
+            for window in calibration:
+                yield [window[None].astype(np.float32)]
+
+        converter.representative_dataset = representative
+        if mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        elif mode == "int8-w8a16":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        else:
+            raise ValueError(f"unknown TFLite mode {mode}")
+    return converter.convert()
+
+
+def float_first_lstm(quantized: bytes, fp32: bytes) -> bytes:
+    """Put the first LSTM's weights back to float32 (same tensor names in both conversions).
+
+    Its input, the linear power mel, is too heavy-tailed for 8-bit activations; the hybrid kernel
+    runs float when the op's weights are float.
+    """
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(quantized, 0))
+    reference = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(fp32, 0))
+    ref_graph = reference.subgraphs[0]
+    ref_tensors = {t.name: t for t in ref_graph.tensors}
+    graph = model.subgraphs[0]
+    lstm_code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    first = next(op for op in graph.operators if codes[op.opcodeIndex] == lstm_code)
+    restored = 0
+    for index in first.inputs:
+        if index < 0:
+            continue
+        tensor = graph.tensors[index]
+        if tensor.type != schema.TensorType.INT8 or tensor.name not in ref_tensors:
+            continue
+        ref = ref_tensors[tensor.name]
+        buffer = schema.BufferT()
+        buffer.data = reference.buffers[ref.buffer].data
+        model.buffers.append(buffer)
+        tensor.buffer = len(model.buffers) - 1
+        tensor.type = schema.TensorType.FLOAT32
+        tensor.quantization = None
+        restored += 1
+    if restored == 0:
+        raise RuntimeError("no int8 weights found on the first LSTM; TFLite layout changed")
+    builder = flatbuffers.Builder(len(quantized) * 2)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def add_metadata(flatbuffer: bytes, values: dict[str, str]) -> bytes:
+    """Append an ``edge_vc`` metadata entry (JSON of strings) to a TFLite flatbuffer."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(values, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    builder = flatbuffers.Builder(len(flatbuffer) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def op_names(flatbuffer: bytes) -> list[str]:
+    """Builtin operator names in a TFLite model (for the report)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        names.append(codes.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM"))
+    return sorted(set(names))
+
+
+def export_tflite_int8(net, path: Path, meta: EncoderMetadata, calibration: np.ndarray, mode: str = "int8") -> dict:
+    """Write the TFLite model with metadata; returns conversion details for the report."""
+    model = keras_model(net, meta)
+    if mode == "dynamic-lstm23":
+        flatbuffer = float_first_lstm(convert(model, calibration, "dynamic"), convert(model, calibration, "fp32"))
+    else:
+        flatbuffer = convert(model, calibration, mode)
+    tfl_meta = EncoderMetadata(**{**meta.__dict__, "precision": "fp32" if mode == "fp32" else "int8"})
+    values = tfl_meta.to_dict()
+    values["quantization"] = f"tflite-{mode}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(add_metadata(flatbuffer, values))
+    return {
+        "converter": "tf_keras + tf.lite.TFLiteConverter",
+        "mode": mode,
+        "ops": op_names(flatbuffer),
+        "calibration_windows": int(len(calibration)),
+    }
