@@ -20,6 +20,13 @@ import numpy as np
 
 from .protocol import DecodeError, ErrorCode, Frame, FrameDecoder, MsgType, PttMode, State
 
+try:
+    import termios
+
+    _TERMIOS_ERRORS: tuple = (termios.error,)
+except ImportError:  # not a POSIX system
+    _TERMIOS_ERRORS = ()
+
 _LOGGER = logging.getLogger(__name__)
 MAX_RECORD_SECONDS = 60.0
 PROFILE_NAME_MAX = 32
@@ -246,10 +253,19 @@ class BridgeHost:
         with self._write_lock:
             frame = Frame(int(type_), self._seq, payload[:200])
             self._seq = (self._seq + 1) & 0xFF
-            self.port.write(frame.encode())
-            self.port.flush()
+            try:
+                self.port.write(frame.encode())
+                self.port.flush()
+            except _TERMIOS_ERRORS as exc:  # termios errors are not OSErrors: report the link as lost
+                raise OSError(f"serial link failed: {exc}") from exc
 
     def _on_state(self, state: State, code: ErrorCode, message: str) -> None:
+        try:
+            self._report(state, code, message)
+        except OSError as exc:  # called from the runtime's thread: the read loop reports a lost link
+            _LOGGER.warning("cannot report state %s: %s", state.name, exc)
+
+    def _report(self, state: State, code: ErrorCode, message: str) -> None:
         with self._write_lock:
             if code != ErrorCode.OK:
                 self.send(MsgType.ERROR, bytes([code]) + message.encode("utf-8")[:120])
@@ -261,9 +277,12 @@ class BridgeHost:
         """Serve until ``stop`` is set or ``max_seconds`` pass; the port needs a read timeout."""
         stop = stop or threading.Event()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        self._on_state(State.IDLE, ErrorCode.OK, "")
+        self._report(State.IDLE, ErrorCode.OK, "")
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            data = self.port.read(256)
+            try:
+                data = self.port.read(256)
+            except _TERMIOS_ERRORS as exc:
+                raise OSError(f"serial link failed: {exc}") from exc
             if data:
                 for item in self.decoder.feed(data):
                     self.handle(item)
