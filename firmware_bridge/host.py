@@ -8,8 +8,10 @@ the runtime: listening, speaking, busy (processing), fault, idle.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +31,8 @@ except ImportError:  # not a POSIX system
 
 _LOGGER = logging.getLogger(__name__)
 MAX_RECORD_SECONDS = 60.0
+DEFAULT_ENROLL_COMMAND = "{python} -m edge_vc enroll {profile} --force --wav {takes}"
+"""Every take so far for the profile, re-enrolled as one profile (``--wav`` repeats per take)."""
 PROFILE_NAME_MAX = 32
 
 
@@ -94,16 +98,35 @@ class RuntimeConfig:
     """Run on each push-to-talk reply with ``{wav}``; its stdout is spoken back."""
 
     enroll_command: str | None = None
-    """Run on each enrollment take with ``{wav}`` and ``{profile}``."""
+    """Run on each enrollment take (``{wav}``, ``{profile}``, ``{takes}``); None: DEFAULT_ENROLL_COMMAND."""
 
     enroll_profile: str = "new-profile"
+    """Profile that enrollment takes build (letters, digits, ``-`` and ``_``)."""
     command_timeout: float = 120.0
+
+    @staticmethod
+    def from_dict(data: dict) -> RuntimeConfig:
+        known = RuntimeConfig.__dataclass_fields__
+        config = RuntimeConfig(**{k: v for k, v in data.items() if k in known})
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
+
+    def validate(self) -> None:
+        """Raise ValueError for a profile name that is not a plain name, or a non-positive timeout."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", self.enroll_profile):
+            raise ValueError(f"enroll profile {self.enroll_profile!r}: use 1-32 letters, digits, '-' or '_'")
+        if self.command_timeout <= 0:
+            raise ValueError("command_timeout must be > 0")
 
 
 class EdgeRuntime:
     """Speech and recording for the bridge; reports state changes through ``on_state``."""
 
     def __init__(self, config: RuntimeConfig, recorder_factory: Callable[[], Recorder] | None = None) -> None:
+        config.validate()
         self.config = config
         self.recorder_factory = recorder_factory or (lambda: Recorder(config.input_device))
         self.on_state: Callable[[State, ErrorCode, str], None] = lambda state, code, message: None
@@ -116,6 +139,8 @@ class EdgeRuntime:
         self._mode = PttMode.REPLY
         self._lock = threading.Lock()
         self.utterances = 0
+        self.recordings = 0
+        self._active = False
 
     def _set(self, state: State, code: ErrorCode = ErrorCode.OK, message: str = "") -> None:
         self.state = state
@@ -124,7 +149,8 @@ class EdgeRuntime:
         self.on_state(state, code, message)
 
     def busy(self) -> bool:
-        return (self._worker is not None and self._worker.is_alive()) or self._recorder is not None
+        """True while speaking, recording or processing (cleared just before the LED goes idle)."""
+        return self._active or self._recorder is not None
 
     def say(self, text: str, profile: str | None = None) -> None:
         with self._lock:
@@ -134,23 +160,26 @@ class EdgeRuntime:
 
     def _start(self, target: Callable[[], None]) -> None:
         self._stop.clear()
+        self._active = True
         self._worker = threading.Thread(target=self._guard, args=(target,), daemon=True)
         self._worker.start()
 
     def _guard(self, target: Callable[[], None]) -> None:
         from edge_vc.errors import EdgeVCError, ProfileError, VoiceNotFoundError
 
+        final = (State.IDLE, ErrorCode.OK, "")
         try:
             target()
-            self._set(State.IDLE)
         except (VoiceNotFoundError, ProfileError) as exc:
-            self._set(State.FAULT, ErrorCode.NOT_FOUND, str(exc))
+            final = (State.FAULT, ErrorCode.NOT_FOUND, str(exc))
         except (EdgeVCError, BridgeError, OSError, subprocess.SubprocessError) as exc:
-            code = exc.code if isinstance(exc, BridgeError) else ErrorCode.FAILED
-            self._set(State.FAULT, code, str(exc))
+            final = (State.FAULT, exc.code if isinstance(exc, BridgeError) else ErrorCode.FAILED, str(exc))
         except Exception as exc:  # the bridge must outlive any failure
             _LOGGER.exception("runtime failure")
-            self._set(State.FAULT, ErrorCode.FAILED, str(exc))
+            final = (State.FAULT, ErrorCode.FAILED, str(exc))
+        with self._lock:
+            self._active = False  # before the report: a command sent on "idle" must be accepted
+        self._set(*final)
 
     def _speaker(self, name: str | None):
         from edge_vc.pipeline import Speaker
@@ -197,6 +226,7 @@ class EdgeRuntime:
             recorder = self.recorder_factory()
             recorder.start()
             self._recorder, self._mode = recorder, mode
+            self.recordings += 1
             self._set(State.LISTENING)
 
     def ptt_up(self) -> None:
@@ -214,25 +244,39 @@ class EdgeRuntime:
         if audio.size < 0.3 * max(rate, 1):
             raise BridgeError(ErrorCode.PAYLOAD, "recording shorter than 0.3 s")
         folder = Path(self.config.record_dir)
-        kind = "enroll" if mode == PttMode.ENROLL else "reply"
-        path = folder / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{self.utterances:04d}.wav"
-        write_wav(path, audio, rate)
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.recordings:04d}"
         if mode == PttMode.ENROLL:
-            if self.config.enroll_command:
-                self._run(self.config.enroll_command, path)
+            profile = self.config.enroll_profile
+            path = folder / f"enroll-{profile}-{stamp}.wav"
+            write_wav(path, audio, rate)
+            takes = sorted(folder.glob(f"enroll-{profile}-*.wav"))
+            self._run(self.config.enroll_command or DEFAULT_ENROLL_COMMAND, path, takes)
             return
+        path = folder / f"reply-{stamp}.wav"
+        write_wav(path, audio, rate)
         if self.config.reply_command:
-            reply = self._run(self.config.reply_command, path).strip()
+            reply = self._run(self.config.reply_command, path, [path]).strip()
         else:
             reply = f"I recorded {audio.size / rate:.1f} seconds."
         if reply:
             self._speak(reply[:2000], None)
 
-    def _run(self, template: str, wav: Path) -> str:
-        args = [part.format(wav=str(wav), profile=self.config.enroll_profile) for part in shlex.split(template)]
+    def _run(self, template: str, wav: Path, takes: list[Path]) -> str:
+        """Run a hook: ``{wav}`` this take, ``{profile}`` the profile, ``{takes}`` every take (as arguments)."""
+        args: list[str] = []
+        for part in shlex.split(template):
+            if part == "{takes}":
+                option = args.pop() if args and args[-1].startswith("-") else None
+                for take in takes:  # "--wav {takes}" becomes "--wav t1 --wav t2 ..."
+                    args.extend([option, str(take)] if option else [str(take)])
+            elif part == "{python}":
+                args.append(sys.executable)
+            else:
+                args.append(part.replace("{wav}", str(wav)).replace("{profile}", self.config.enroll_profile))
         done = subprocess.run(args, capture_output=True, text=True, timeout=self.config.command_timeout)
         if done.returncode != 0:
-            raise BridgeError(ErrorCode.FAILED, f"{args[0]} exited {done.returncode}: {done.stderr.strip()[:120]}")
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            raise BridgeError(ErrorCode.FAILED, f"{Path(args[0]).name} exited {done.returncode}: {last[:120]}")
         return done.stdout
 
 

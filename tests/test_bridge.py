@@ -383,3 +383,34 @@ def test_bridge_cli_exits_cleanly_when_the_board_goes_away(c_build, tmp_path):
             proc.wait(5)
     assert proc.returncode == 12, proc.stderr.read()
     assert b"lost serial port" in proc.stderr.read()
+
+
+def test_push_to_talk_enroll_takes_accumulate_for_the_enroll_command(bridge):
+    sim, host, tmp = bridge
+    log = tmp / "enroll-args.txt"
+    script = tmp / "fake_enroll.py"
+    script.write_text(
+        "import sys\n"
+        f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "sys.exit(3 if 'fail' in sys.argv[1] else 0)\n"
+    )
+    host.runtime.config.enroll_profile = "kid"
+    host.runtime.config.enroll_command = f"{sys.executable} {script} {{profile}} --wav {{takes}}"
+    for _ in range(2):
+        sim.cmd("ptt_down 1")
+        sim.expect("led 1")
+        sim.cmd("ptt_up")
+        sim.expect("led 3")
+        sim.expect("led 0", timeout=60)
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2
+    first, second = calls[0].split(), calls[1].split()
+    assert first[0] == "kid" and first[1] == "--wav" and len(first) == 3
+    assert second[0] == "kid" and second.count("--wav") == 2 and len(second) == 5
+    assert all(Path(p).name.startswith("enroll-kid-") for p in second[2::2])
+    host.runtime.config.enroll_profile = "fail"
+    sim.cmd("ptt_down 1")
+    sim.expect("led 1")
+    sim.cmd("ptt_up")
+    sim.expect(r"rx 3 \d+ 06.*", timeout=60)  # ERROR FAILED with the hook's message
+    sim.expect("led 4")

@@ -25,7 +25,10 @@ class SerialPortError(EdgeVCError):
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="Inference threads.")
 @click.option("--record-dir", type=click.Path(file_okay=False), default="recordings", show_default=True)
 @click.option("--reply-command", default=None, help="Run on each push-to-talk take with {wav}; stdout is spoken.")
-@click.option("--enroll-command", default=None, help="Run on each enroll take with {wav} and {profile}.")
+@click.option(
+    "--enroll-command", default=None,
+    help="Run on each enroll take ({wav}, {profile}, {takes}); default: edge-vc enroll PROFILE --force --wav TAKES.",
+)  # fmt: skip
 @click.option("--enroll-profile", default="new-profile", show_default=True, help="Profile name for enroll takes.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Write speech to WAVs, not a device.")
 @click.option("--verbose", is_flag=True, help="Log frames and errors on stderr.")
@@ -38,17 +41,22 @@ def bridge(port, baud, voice, device, input_device, threads, record_dir, reply_c
     from firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig, open_port
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-vc bridge: %(message)s")
-    config = RuntimeConfig(
-        voice=voice,
-        device=device,
-        input_device=input_device,
-        threads=threads,
-        out_dir=Path(out_dir) if out_dir else None,
-        record_dir=Path(record_dir),
-        reply_command=reply_command,
-        enroll_command=enroll_command,
-        enroll_profile=enroll_profile,
-    )
+    try:
+        config = RuntimeConfig.from_dict(
+            {
+                "voice": voice,
+                "device": device,
+                "input_device": input_device,
+                "threads": threads,
+                "out_dir": Path(out_dir) if out_dir else None,
+                "record_dir": Path(record_dir),
+                "reply_command": reply_command,
+                "enroll_command": enroll_command,
+                "enroll_profile": enroll_profile,
+            }
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     try:
         serial_port = open_port(port, baud)
     except Exception as exc:  # serial.SerialException and OSError
