@@ -62,13 +62,19 @@ class EnrollOptions:
             raise EnrollmentError(f"--stage must be one of {', '.join(STAGE_CHOICES)}")
 
 
-def read_inputs(paths: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """All files as one mono recording at ENROLL_RATE; AudioFormatError/EnrollmentError for bad input."""
-    from ..audio.io import read_audio
+def read_inputs(paths: list[str]) -> tuple[np.ndarray, list[dict[str, Any]], float]:
+    """(one mono recording at ENROLL_RATE, sources, clipped share at the files' own rates).
 
-    parts, sources, total = [], [], 0.0
+    AudioFormatError/EnrollmentError for bad input.
+    """
+    from ..audio.io import read_audio, resample
+    from .measures import clipped_fraction
+
+    parts, sources, total, clipped = [], [], 0.0, 0.0
     for path in paths:
-        audio, _ = read_audio(path, ENROLL_RATE, max_seconds=MAX_INPUT_SECONDS)
+        native, rate = read_audio(path, max_seconds=MAX_INPUT_SECONDS)
+        clipped += clipped_fraction(native) * native.size / rate
+        audio = resample(native, rate, ENROLL_RATE)
         if not np.all(np.isfinite(audio)):
             raise EnrollmentError(f"{path} contains invalid samples (NaN/inf)")
         total += audio.size / ENROLL_RATE
@@ -80,7 +86,7 @@ def read_inputs(paths: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
         sources.append({"file": Path(path).name, "seconds": round(audio.size / ENROLL_RATE, 2)})
     gap = np.zeros(int(0.3 * ENROLL_RATE), np.float32)
     joined = [x for part in parts for x in (part, gap)][:-1]
-    return np.concatenate(joined).astype(np.float32), sources
+    return np.concatenate(joined).astype(np.float32), sources, clipped / max(total, 1e-9)
 
 
 def estimate_stage_params(choice: str, audio: np.ndarray, sample_rate: int, base_voice, encoder) -> tuple:
@@ -109,7 +115,7 @@ def estimate_stage_params(choice: str, audio: np.ndarray, sample_rate: int, base
     return "dsp", params.to_dict(), reason
 
 
-def _record_mic(opts: EnrollOptions, challenge, echo, seconds: float, with_script: bool) -> tuple[np.ndarray, int]:
+def _record_mic(opts: EnrollOptions, challenge, echo, seconds: float, with_script: bool) -> tuple:
     from ..audio.io import resample
     from .capture import READ_SCRIPT, Phase, record
 
@@ -118,7 +124,7 @@ def _record_mic(opts: EnrollOptions, challenge, echo, seconds: float, with_scrip
         phases.append(Phase(CHALLENGE_SECONDS, f"now read aloud, at your normal pace:\n  {READ_SCRIPT}"))
     echo(f'first you will say:  "{challenge.text}"')
     audio, rate = record(seconds, device=opts.device, phases=phases, echo=echo)
-    return resample(audio, rate, ENROLL_RATE), rate
+    return resample(audio, rate, ENROLL_RATE), rate, audio
 
 
 def _check_challenge(checker, audio: np.ndarray, challenge, echo) -> tuple[ConsentRecord, float]:
@@ -160,16 +166,19 @@ def enroll(
     extra: dict[str, Any] = {}
     challenge_audio = None
     if opts.mic:
-        recording, device_rate = _record_mic(opts, challenge, echo, CHALLENGE_SECONDS + opts.seconds, True)
+        recording, device_rate, raw = _record_mic(opts, challenge, echo, CHALLENGE_SECONDS + opts.seconds, True)
+        from .measures import clipped_fraction
+
+        clipped = clipped_fraction(raw[int((CHALLENGE_SECONDS) * device_rate) :])
         consent, phrase_end = _check_challenge(checker, recording, challenge, echo)
         cut = int((phrase_end + 0.3) * ENROLL_RATE)
         audio = recording[cut:]
         sources = [{"device": str(opts.device or "default"), "rate": device_rate, "seconds": opts.seconds}]
         extra["challenge_cut_s"] = round(phrase_end + 0.3, 2)
     else:
-        audio, sources = read_inputs(opts.wavs)
+        audio, sources, clipped = read_inputs(opts.wavs)
         if opts.consent:
-            challenge_audio, _ = _record_mic(opts, challenge, echo, CHALLENGE_SECONDS, False)
+            challenge_audio, _, _ = _record_mic(opts, challenge, echo, CHALLENGE_SECONDS, False)
             consent, _ = _check_challenge(checker, challenge_audio, challenge, echo)
         else:
             consent = ConsentRecord(NO_CONSENT, "not checked", time=now_utc())
@@ -181,7 +190,7 @@ def enroll(
         from .encoder import SpeakerEncoder
 
         encoder = SpeakerEncoder.load(threads=opts.threads)
-    report = run_coach(audio, ENROLL_RATE, encoder=encoder, config=coach_config)
+    report = run_coach(audio, ENROLL_RATE, encoder=encoder, config=coach_config, clipped_share=clipped)
     for line in report.summary_lines():
         echo(line)
     if opts.report:

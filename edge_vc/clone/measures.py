@@ -65,22 +65,25 @@ def active_speech_level_db(power_db: np.ndarray, speech: np.ndarray) -> float:
 
 
 def clipped_fraction(audio: np.ndarray) -> float:
-    """Share of samples inside flat tops: runs of >= 3 samples at >= 99.5 % of the peak.
+    """Share of samples inside flat tops: runs of >= 3 (nearly) equal samples within 2 % of the peak.
 
-    Natural speech almost never holds its peak for three samples; clipped audio does it on every
-    loud syllable, at any level (also after a later gain change).
+    A clipped converter or a saturated gain stage repeats its limit value on every loud syllable, at
+    any level (also after a later gain change); natural speech almost never holds a peak value.
+    Equal means within 1e-4 of the peak, so resampled flat tops still count.
     """
     audio = np.asarray(audio, dtype=np.float32)
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak < 1e-4:
         return 0.0
-    hot = np.abs(audio) >= 0.995 * peak
-    # run lengths of consecutive hot samples
-    padded = np.concatenate([[0], hot.astype(np.int8), [0]])
+    hot = np.abs(audio) >= 0.98 * peak
+    flat = np.concatenate([[False], np.abs(np.diff(audio)) <= 1e-4 * peak])
+    step = hot & flat & np.concatenate([[False], hot[:-1]])  # sample equals its hot predecessor
+    padded = np.concatenate([[0], step.astype(np.int8), [0]])
     starts = np.flatnonzero(np.diff(padded) == 1)
     ends = np.flatnonzero(np.diff(padded) == -1)
-    lengths = ends - starts
-    return float(lengths[lengths >= 3].sum() / audio.size)
+    lengths = ends - starts  # a run of k equal steps is k + 1 samples
+    long_runs = lengths[lengths >= 2]
+    return float((long_runs.sum() + long_runs.size) / audio.size)
 
 
 def band_envelopes_db(audio: np.ndarray, n_bands: int = 8) -> np.ndarray:
