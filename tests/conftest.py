@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# Tests never touch the user's voices and profiles: unless the caller chose a home, use a fresh one.
+os.environ.setdefault("EDGE_VC_HOME", tempfile.mkdtemp(prefix="edge-vc-test-home-"))
 
 
 def _fetch(group: str) -> Path:
