@@ -31,8 +31,9 @@ except ImportError:  # not a POSIX system
 
 _LOGGER = logging.getLogger(__name__)
 MAX_RECORD_SECONDS = 60.0
-DEFAULT_ENROLL_COMMAND = "{python} -m edge_vc enroll {profile} --force --wav {takes}"
-"""Every take so far for the profile, re-enrolled as one profile (``--wav`` repeats per take)."""
+SUGGESTED_ENROLL_COMMAND = "{python} -m edge_vc enroll {profile} --force --wav {takes}"
+"""Every take so far re-enrolled as one profile. Not a default: ``enroll`` asks for a spoken consent
+phrase shown on its stdout, which a headless kiosk cannot show; set it where someone can see it."""
 PROFILE_NAME_MAX = 32
 
 
@@ -98,7 +99,7 @@ class RuntimeConfig:
     """Run on each push-to-talk reply with ``{wav}``; its stdout is spoken back."""
 
     enroll_command: str | None = None
-    """Run on each enrollment take (``{wav}``, ``{profile}``, ``{takes}``); None: DEFAULT_ENROLL_COMMAND."""
+    """Run on each enrollment take (``{wav}``, ``{profile}``, ``{takes}``); None: only save the take."""
 
     enroll_profile: str = "new-profile"
     """Profile that enrollment takes build (letters, digits, ``-`` and ``_``)."""
@@ -250,7 +251,8 @@ class EdgeRuntime:
             path = folder / f"enroll-{profile}-{stamp}.wav"
             write_wav(path, audio, rate)
             takes = sorted(folder.glob(f"enroll-{profile}-*.wav"))
-            self._run(self.config.enroll_command or DEFAULT_ENROLL_COMMAND, path, takes)
+            if self.config.enroll_command:
+                self._run(self.config.enroll_command, path, takes)
             return
         path = folder / f"reply-{stamp}.wav"
         write_wav(path, audio, rate)

@@ -27,7 +27,7 @@ class SerialPortError(EdgeVCError):
 @click.option("--reply-command", default=None, help="Run on each push-to-talk take with {wav}; stdout is spoken.")
 @click.option(
     "--enroll-command", default=None,
-    help="Run on each enroll take ({wav}, {profile}, {takes}); default: edge-vc enroll PROFILE --force --wav TAKES.",
+    help="Run on each enroll take ({wav}, {profile}, {takes}, {python}); default: only save the take.",
 )  # fmt: skip
 @click.option("--enroll-profile", default="new-profile", show_default=True, help="Profile name for enroll takes.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Write speech to WAVs, not a device.")
