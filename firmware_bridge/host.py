@@ -326,7 +326,10 @@ class BridgeHost:
         self._report(State.IDLE, ErrorCode.OK, "")
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
-                data = self.port.read(256)
+                data = self.port.read(1)  # returns at the first byte (or the port's timeout)
+                waiting = getattr(self.port, "in_waiting", 0) if data else 0
+                if waiting:
+                    data += self.port.read(min(waiting, 4096))
             except _TERMIOS_ERRORS as exc:
                 raise OSError(f"serial link failed: {exc}") from exc
             if data:
