@@ -28,11 +28,14 @@ OTHER_TEXTS = (
 )
 
 
+ENCODER_MODEL: str | None = None
+
+
 def _encoder(kind: str):
     if kind == "product":
         from edge_vc.clone.encoder import SpeakerEncoder
 
-        return SpeakerEncoder.load(threads=1).embed
+        return SpeakerEncoder.load(ENCODER_MODEL, threads=1).embed
     from edge_vc.bench.quality import default_embedder
 
     return default_embedder().embed
@@ -70,6 +73,16 @@ def run(n_speakers: int, encoder_kind: str, seed: int) -> dict:
                 match = match_speaker(atlas, space, target, embed, top_k=min(4, n_speakers))
                 probe_sims.append(match.similarity)
                 chosen[match.chosen] = chosen.get(match.chosen, 0) + 1
+        # held-out voices: halfway between two table speakers (not in the atlas) — does blending help?
+        blend_gain = {"top1": [], "softmax": [], "lsq": []}
+        for k in range(n_speakers):
+            g_new = 0.5 * (space.table[k] + space.table[(k + 1) % n_speakers])
+            held = SynthesisConfig(noise_scale=0.0, noise_w=0.0)  # no speaker_id: the voice's own g is used
+            audio = np.concatenate([c.audio for c in space.with_g(g_new).synthesize(OTHER_TEXTS[0], held)])
+            target = embed(audio, space.sample_rate)
+            match = match_speaker(atlas, space, target, embed, top_k=min(4, n_speakers))
+            for method, value in match.candidates.items():
+                blend_gain[method].append(value)
     off = sims[~np.eye(n_speakers, dtype=bool)]
     return {
         "speakers": n_speakers,
@@ -85,6 +98,7 @@ def run(n_speakers: int, encoder_kind: str, seed: int) -> dict:
         "probe_similarity_min": float(np.min(probe_sims)),
         "chosen": chosen,
         "atlas_seconds_per_speaker": atlas_seconds / n_speakers,
+        "heldout_probe_similarity": {m: float(np.mean(v)) for m, v in blend_gain.items()},
     }
 
 
@@ -93,7 +107,10 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--encoder", nargs="+", default=["product", "independent"], choices=["product", "independent"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encoder-model", default=None, help="product encoder file (default: the bundled one)")
     args = parser.parse_args()
+    global ENCODER_MODEL
+    ENCODER_MODEL = args.encoder_model
     rows = [run(n, enc, args.seed) for n in args.speakers for enc in args.encoder]
     print(json.dumps(rows, indent=2))
     print(
@@ -108,6 +125,11 @@ def main() -> None:
             f"{r['atlas_offdiag_mean']:.3f} | {r['probe_similarity_mean']:.3f} ({r['probe_similarity_min']:.3f}) | "
             f"{r['chosen']} | {r['atlas_seconds_per_speaker']:.2f} |"
         )
+    print("\n| speakers | encoder | held-out midpoint voices: probe similarity top1 / softmax / lsq |")
+    print("|---|---|---|")
+    for r in rows:
+        h = r["heldout_probe_similarity"]
+        print(f"| {r['speakers']} | {r['encoder']} | {h['top1']:.3f} / {h['softmax']:.3f} / {h['lsq']:.3f} |")
 
 
 if __name__ == "__main__":
