@@ -172,3 +172,33 @@ def test_cli_exports_int8_speaker_space_variant(fixture_voice, tmp_path, run_cli
 
     done = run_cli("export", "speaker-space", "en_US-joe-medium", "--out", str(tmp_path / "joe.onnx"))
     assert done.returncode != 0 and "single-speaker" in done.stderr.decode()
+
+
+def test_choose_base_prefers_matching_multispeaker_voice_and_explains(fixture_voice, encoder, store):
+    """Default enrollment path: every base voice is measured; the fixture speaker's own voice wins."""
+    from edge_vc.clone.base_select import BaseChoice, choose_base, explain, load_base_voice
+    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
+    from edge_vc.tts.config import SynthesisConfig
+    from edge_vc.tts.store import install_voice
+    from edge_vc.tts.voice import BaseVoice
+
+    install_voice(fixture_voice.model_path, name="fixture-installed")
+    plain = BaseVoice.load(fixture_voice, threads=1)
+    syn = SynthesisConfig(noise_scale=0.0, noise_w=0.0, speaker_id=2)
+    audio = np.concatenate([c.audio for c in plain.synthesize(OTHER_TEXT, syn)])
+    target = encoder.embed(audio, plain.sample_rate)
+    lines: list[str] = []
+    best, evaluated = choose_base(target, encoder.embed, "product-choose", threads=1, log=lines.append)
+    assert {c.voice for c in evaluated} == {"en_US-joe-medium", "fixture-installed"}
+    joe = next(c for c in evaluated if c.voice == "en_US-joe-medium")
+    assert not joe.uses_speaker_space and "no atlas" in joe.note
+    assert best.voice == "fixture-installed" and max(best.weights, key=best.weights.get) == 2
+    assert best.similarity > joe.similarity
+    message = explain(best, evaluated)
+    assert "fixture-installed" in message and "ahead of en_US-joe-medium" in message
+    stored = BaseChoice.from_dict(best.to_dict())
+    voice = load_base_voice(stored.to_dict(), threads=1)
+    assert isinstance(voice, SpeakerSpaceVoice)
+    np.testing.assert_allclose(voice.g, np.asarray(best.g, np.float32))
+    only_joe, evaluated = choose_base(target, encoder.embed, "product-choose", base="en_US-joe-medium")
+    assert only_joe.voice == "en_US-joe-medium" and len(evaluated) == 1 and not only_joe.g
