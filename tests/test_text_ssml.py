@@ -142,3 +142,11 @@ def test_plain_text_is_not_parsed_as_ssml():
     assert not looks_like_ssml("I think a <b> tag is fine")
     plan = list(speech_plan("Pay $5 now. Then <b>bold</b> stays."))
     assert [u.text for u in plan] == ["Pay five dollars now.", "Then <b>bold</b> stays."]
+
+
+def test_normalising_a_long_text_in_one_call_is_linear():
+    text = "In 1999 St. Paul paid $5 on 2024-03-05 at 10:30 and No. 7 won. " * 800  # ~50 kB
+    started = time.perf_counter()
+    spoken = normalize_text(text)
+    assert time.perf_counter() - started < 5.0
+    assert spoken.count("nineteen ninety-nine") == 800 and "$" not in spoken and "Saint Paul" in spoken

@@ -204,7 +204,7 @@ def _percent(match: re.Match) -> str:
 
 def _number(match: re.Match) -> str:
     sign, number = match.group("sign"), match.group("num")
-    before = match.string[: match.start()].split()
+    before = match.string[max(0, match.start() - 40) : match.start()].split()
     prev = before[-1].lower().strip(",(") if before else ""
     plain = number.replace(",", "")
     if "." not in plain and "," not in number and len(plain) == 4 and 1100 <= int(plain) <= 2099 and not sign:
@@ -217,7 +217,7 @@ def _number(match: re.Match) -> str:
 def _abbreviation(match: re.Match) -> str:
     key = match.group(0).lower()
     if key == "st.":
-        after = match.string[match.end() :].lstrip()
+        after = match.string[match.end() : match.end() + 40].lstrip()
         return "Saint" if after[:1].isupper() else "Street"
     return _ABBREVIATIONS[key]
 
