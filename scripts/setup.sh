@@ -25,9 +25,10 @@ python -m pip install -q --upgrade pip
 if [ "$extras" = "test" ]; then
   # torch first, pinned: the local CPU build (an unpinned torch pulls GBs of CUDA).
   python -m pip install -q "torch==2.13.0"
-  python -m pip install -q -e ".[test,export]"
+  python -m pip install -q -e ".[test,export,train,eval,plot,consent,report,compare,learned,tflite]"
   python scripts/fetch_dev_data.py >/dev/null
 else
-  python -m pip install -q -e .
+  # consent: spoken consent check at `enroll --mic`; learned: the learned voice stage at run time.
+  python -m pip install -q -e ".[consent,learned]"
 fi
 echo "edge-vc set up in $(pwd)/.venv"
