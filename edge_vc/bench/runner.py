@@ -68,6 +68,7 @@ class BenchRun:
         self.skipped: list[dict[str, str]] = []
         self.artifacts: list[dict[str, object]] = []
         self.load_rss: dict[str, float] = {}
+        self.enrolled_base: str | None = None
         from .system import load_average
 
         self.load_start = load_average()
@@ -179,7 +180,9 @@ class BenchRun:
                     max_rounds=min(cfg.repeats, 3),
                 )
             )
-        for name in sorted(set(cfg.stages) - set(STAGE_NAMES()) - set(stages)):
+        if not cfg.stages or "enroll" in cfg.stages:
+            self._add_product_enrollment(stages, top)
+        for name in sorted(set(cfg.stages) - set(STAGE_NAMES()) - set(stages) - {"enroll"}):
             self.skipped.append({"what": f"voice stage {name}", "reason": "not registered in bench.variants"})
         per_thread_stages = {(name, t): stage for name, stage in stages.items() for t in self.threads}
         for profile in cfg.profiles:
@@ -207,6 +210,30 @@ class BenchRun:
                     )
         if "piper-tts" in cfg.compare:
             self._add_piper_jobs(voices, fp32_label)
+
+    def _add_product_enrollment(self, stages: dict, threads: int) -> None:
+        """The product's enrollment (edge_vc.clone.enroll) timed on the reference; its stage joins ``stages``."""
+        from .enrollment import enroll_speaker, product_enrollment_available
+
+        missing = product_enrollment_available()
+        if missing:
+            self.skipped.append({"what": "product enrollment", "reason": missing})
+            return
+        args = (self.reference, self.reference_rate, "auto", threads)
+        try:
+            speaker = enroll_speaker(*args)
+        except Exception as exc:
+            self._skip("product enrollment", exc)
+            return
+        stages["enroll"] = speaker.stage
+        self.enrolled_base = speaker.voice.name
+        self.jobs.append(
+            Job(
+                {"stage": "enrollment", "voice_stage": "enroll", "reference_s": self.config.reference_seconds},
+                lambda: {"seconds": _timed(lambda: enroll_speaker(*args))},
+                max_rounds=min(self.config.repeats, 3),
+            )
+        )
 
     # ------------------------------------------------------------ jobs
 
@@ -327,6 +354,7 @@ class BenchRun:
             "memory": {"peak_rss_mb": round(peak_rss_mb(), 1), "load_rss_mb": self.load_rss},
             "artifacts": self.artifacts,
             "skipped": self.skipped,
+            "enrolled_base_voice": self.enrolled_base,
         }
 
 
