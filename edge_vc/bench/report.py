@@ -64,7 +64,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"load average at start / end: {m.get('load_average_start')} / {m.get('load_average')} "
         "(other work on the machine slows every row alike; compare ratios within one run)",
         f"reference: {results['reference']['source']}",
-        "RTF = compute seconds / audio seconds (< 1 is faster than real time); ± = half the interquartile range",
+        "RTF = wall seconds / audio seconds (< 1 is faster than real time); ± = half the interquartile range;",
+        "CPU RTF = process CPU seconds (all threads) / audio seconds: the work done, insensitive to other load",
         "",
     ]
     header = (
@@ -72,9 +73,11 @@ def format_table(results: dict[str, Any]) -> str:
     )
     lines += [header, "-" * len(header)]
     for r in sorted(results["rows"], key=_sort_key):
+        cpu = format(r["cpu_rtf"]["median"], ".4g") if "cpu_rtf" in r else "-"
         lines.append(
             f"{r['stage']:<16} {str(r.get('variant', '-')):<12} {str(r.get('voice_stage', '-')):<14} "
-            f"{str(r.get('threads', '-')):>3}  {_fmt(r.get('rtf')):>14}  {_fmt(r.get('ttfa_s'), ' s'):>14}  "
+            f"{str(r.get('threads', '-')):>3}  {_fmt(r.get('rtf')):>14}  "
+            f"{cpu:>9}  {_fmt(r.get('ttfa_s'), ' s'):>14}  "
             f"{_fmt(r.get('seconds'), ' s'):>12}"
         )
     n = max((r[k]["n"] for r in results["rows"] for k in ("rtf", "seconds") if k in r), default=0)
@@ -159,6 +162,7 @@ def markdown_rows(results: dict[str, Any]) -> str:
             str(r.get("voice_stage", "")),
             str(r.get("threads", "")),
             f"{r['rtf']['median']:.4g}" if "rtf" in r else "",
+            f"{r['cpu_rtf']['median']:.4g}" if "cpu_rtf" in r else "",
             f"{r['ttfa_s']['median']:.3g}" if "ttfa_s" in r else "",
             f"{r['seconds']['median']:.3g}" if "seconds" in r else "",
         ]

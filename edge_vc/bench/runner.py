@@ -245,9 +245,10 @@ class BenchRun:
         syn = voice.config.default_synthesis()
 
         def run() -> dict[str, float]:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             samples = sum(voice.phoneme_ids_to_audio(ids, syn).size for ids in id_lists)
-            return {"rtf": (time.perf_counter() - start) / (samples / voice.sample_rate)}
+            seconds = samples / voice.sample_rate
+            return {"rtf": (time.perf_counter() - start) / seconds, "cpu_rtf": (time.process_time() - cpu) / seconds}
 
         return run
 
@@ -265,13 +266,17 @@ class BenchRun:
         speaker = Speaker(voice, stage)
 
         def run() -> dict[str, float]:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             first, seconds = None, 0.0
             for chunk in speaker.synthesize(self.config.paragraph):
                 if first is None:
                     first = time.perf_counter() - start
                 seconds += chunk.duration
-            return {"rtf": (time.perf_counter() - start) / seconds, "ttfa_s": first}
+            return {
+                "rtf": (time.perf_counter() - start) / seconds,
+                "cpu_rtf": (time.process_time() - cpu) / seconds,
+                "ttfa_s": first,
+            }
 
         return run
 
@@ -299,12 +304,17 @@ class BenchRun:
             piper.session = create_session(files.model_path, threads=t)  # same thread budget as edge-vc
 
             def run(p=piper) -> dict[str, float]:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 first, samples = None, 0
                 for chunk in p.synthesize(self.config.paragraph):
                     first = first if first is not None else time.perf_counter() - start
                     samples += chunk.audio_float_array.size
-                return {"rtf": (time.perf_counter() - start) / (samples / model.sample_rate), "ttfa_s": first}
+                seconds = samples / model.sample_rate
+                return {
+                    "rtf": (time.perf_counter() - start) / seconds,
+                    "cpu_rtf": (time.process_time() - cpu) / seconds,
+                    "ttfa_s": first,
+                }
 
             self.jobs.append(Job({"stage": "piper-tts", "variant": fp32_label, "threads": t}, run))
 
