@@ -107,3 +107,8 @@ def test_cli_voices_add_reports_speakers_and_errors(fixtures, home, tmp_path, ru
     err = failed.stderr.decode()
     assert "no sidecar" in err and "Traceback" not in err
     assert _snapshot(home) == before
+    listed = run_cli("voices", "base", env=env)
+    assert "fixture-cli  4 speakers" in listed.stdout.decode()
+    removed = run_cli("voices", "rm", "fixture-cli", env=env)
+    assert removed.returncode == 0 and "removed voice fixture-cli" in removed.stdout.decode()
+    assert _snapshot(home) == {}

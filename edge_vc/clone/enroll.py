@@ -222,11 +222,15 @@ def enroll(
         base = {"voice": resolve_voice(opts.base_voice).name}
         kind, params, reason = estimate_stage_params("none", audio, ENROLL_RATE, None, encoder)
     else:
-        from .base_select import choose_base, load_base_voice
+        from .atlas import text_progress
+        from .base_select import choose_base, explain, load_base_voice
 
-        best, _ = choose_base(embedding, encoder.embed, enc["sha256"][:16], base=opts.base_voice, threads=opts.threads)
+        best, evaluated = choose_base(
+            embedding, encoder.embed, enc["sha256"][:16], base=opts.base_voice, threads=opts.threads,
+            log=echo, progress_factory=text_progress(echo),
+        )  # fmt: skip
         base = best.to_dict()
-        echo(f"base voice: {best.voice} (similarity {best.similarity:.3f})")
+        echo(explain(best, evaluated))
         base_voice = load_base_voice(base, threads=opts.threads)
         kind, params, reason = estimate_stage_params(opts.stage, audio, ENROLL_RATE, base_voice, encoder)
     echo(f"voice stage: {reason}")
