@@ -107,7 +107,7 @@ def run_adaptation(
     minutes: float = 5.0,
     config: AdaptConfig | None = None,
     gate: GateConfig | None = None,
-    vocoder: str = "int8",
+    vocoder: str = "fp32",
     restart: bool = False,
     echo: Callable[[str], None] = print,
     progress: Callable[[int, int, float], None] | None = None,

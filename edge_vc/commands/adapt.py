@@ -14,7 +14,7 @@ from .common import user_errors
 )
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
 @click.option("--threads", type=int, default=2, show_default=True)
-@click.option("--vocoder", type=click.Choice(["int8", "fp32"]), default="int8", show_default=True)
+@click.option("--vocoder", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--max-wer", type=float, default=0.2, show_default=True, help="Quality gate: highest probe WER.")
 @click.option(
     "--min-gain", type=float, default=0.02, show_default=True,

@@ -21,7 +21,7 @@ from ...errors import ModelLoadError
 from ...features.content import ContentEncoder
 from ...features.hifigan_mel import HIFIGAN_HOP, HIFIGAN_RATE
 from ...tts.chunks import AudioChunk
-from ...vocoder.vocoder import PRECISIONS, Vocoder
+from ...vocoder.vocoder import DEFAULT_PRECISION, PRECISIONS, Vocoder
 
 LEARNED_DIR = "learned"
 STATUS_FILE = "learned.json"
@@ -37,13 +37,13 @@ class LearnedStageConfig:
     decoder_path: str
     """The adapted decoder ONNX (absolute, or relative to the profile folder)."""
 
-    vocoder: str = "int8"
-    """Vocoder precision: ``int8`` (faster) or ``fp32``."""
+    vocoder: str = DEFAULT_PRECISION
+    """Vocoder precision: ``fp32`` (default) or ``int8`` (faster, not transparent yet)."""
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> LearnedStageConfig:
         config = LearnedStageConfig(
-            decoder_path=str(data.get("decoder_path", "")), vocoder=str(data.get("vocoder", "int8"))
+            decoder_path=str(data.get("decoder_path", "")), vocoder=str(data.get("vocoder", DEFAULT_PRECISION))
         )
         config.validate()
         return config
@@ -105,7 +105,7 @@ class LearnedStage:
     def for_profile(profile_dir: str | Path, threads: int | None = None, vocoder: str | None = None) -> LearnedStage:
         """The stage of an adapted profile folder (vocoder precision: as chosen at adaptation)."""
         if vocoder is None:
-            vocoder = (learned_status(profile_dir) or {}).get("vocoder") or "int8"
+            vocoder = (learned_status(profile_dir) or {}).get("vocoder") or DEFAULT_PRECISION
         return LearnedStage(
             LearnedStageConfig(f"{LEARNED_DIR}/{DECODER_FILE}", vocoder), base_dir=profile_dir, threads=threads
         )
