@@ -192,6 +192,7 @@ def test_choose_base_prefers_matching_multispeaker_voice_and_explains(fixture_vo
     assert {c.voice for c in evaluated} == {"en_US-joe-medium", "fixture-installed"}
     joe = next(c for c in evaluated if c.voice == "en_US-joe-medium")
     assert not joe.uses_speaker_space and "no atlas" in joe.note
+    assert any("en_US-joe-medium" in line and "no atlas, DSP stage only" in line for line in lines)
     assert best.voice == "fixture-installed" and max(best.weights, key=best.weights.get) == 2
     assert best.similarity > joe.similarity
     message = explain(best, evaluated)

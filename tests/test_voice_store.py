@@ -107,8 +107,12 @@ def test_cli_voices_add_reports_speakers_and_errors(fixtures, home, tmp_path, ru
     err = failed.stderr.decode()
     assert "no sidecar" in err and "Traceback" not in err
     assert _snapshot(home) == before
+    single = run_cli("voices", "add", str(fixtures[1]), "--name", "fixture-single", env=env)
+    assert single.returncode == 0 and "1 speaker (DSP stage only, no atlas)" in single.stdout.decode()
     listed = run_cli("voices", "base", env=env)
     assert "fixture-cli  4 speakers" in listed.stdout.decode()
+    assert "en_US-joe-medium  1 speaker (DSP stage only, no atlas)" in listed.stdout.decode()
+    assert run_cli("voices", "rm", "fixture-single", env=env).returncode == 0
     removed = run_cli("voices", "rm", "fixture-cli", env=env)
     assert removed.returncode == 0 and "removed voice fixture-cli" in removed.stdout.decode()
     assert _snapshot(home) == {}
