@@ -160,13 +160,17 @@ def test_chunked_output_is_close_to_whole_and_has_no_clicks(base_chunks, encoder
 
 @pytest.mark.slow
 def test_estimate_moves_pitch_toward_speaker(base_voice, base_chunks, estimated):
+    """Output F0 at least a quarter of the (log) way from the base voice to the speaker.
+
+    The refinement may move pitch up to 2 semitones from the measured ratio, so not all the way.
+    """
     base_audio = np.concatenate([c.audio for c in base_chunks])
     base_f0 = dsp_analysis.yin_f0(base_audio, 22050).median_hz()
     for name, (clip, rate, params) in estimated.items():
         speaker_f0 = dsp_analysis.yin_f0(clip, rate).median_hz()
         out = np.concatenate(_run(DSPStage.from_params(params, 22050), base_chunks))
         out_f0 = dsp_analysis.yin_f0(out, 22050).median_hz()
-        assert abs(np.log2(out_f0 / speaker_f0)) < 0.6 * abs(np.log2(base_f0 / speaker_f0)), (
+        assert abs(np.log2(out_f0 / speaker_f0)) < 0.75 * abs(np.log2(base_f0 / speaker_f0)), (
             name,
             base_f0,
             out_f0,

@@ -39,6 +39,8 @@ RANGE_BOUNDS = (0.6, 1.6)
 LENGTH_BOUNDS = (0.85, 1.2)
 EQ_LIMIT_DB = 12.0
 EQ_STRENGTHS = (0.5, 1.5)
+EQ_MAX_DB = 20.0
+"""Hard limit on any band gain after scaling (DSPParams accepts up to 24 dB)."""
 """Scales of the fitted EQ tried last by the refinement (1.0 is always tried)."""
 MIN_SPEECH_S = 1.0
 
@@ -95,7 +97,7 @@ def _with_eq(
 ) -> tuple[DSPParams, np.ndarray]:
     """Params with the EQ fitted after their pitch/formant change, and the base material through both."""
     shaped = DSPStage(replace(params, eq_freqs_hz=[], eq_gains_db=[]), sr).shape_voice(base_audio)
-    gains = [strength * g for g in eq_for(shaped, speaker, sr)]
+    gains = [float(np.clip(strength * g, -EQ_MAX_DB, EQ_MAX_DB)) for g in eq_for(shaped, speaker, sr)]
     params = replace(params, eq_freqs_hz=[float(f) for f in A.band_centers(sr)], eq_gains_db=gains)
     out = _StreamingFIR(design_eq(params.eq_freqs_hz, gains, sr)).process(shaped, last=True)
     return params, out
