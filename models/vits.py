@@ -6,9 +6,9 @@ prior samples to the posterior space, and a HiFi-GAN decoder makes audio. A spea
 gives ``g`` which conditions the duration predictor, the flow and the decoder — the speaker space that
 ``edge_vc.clone.atlas`` searches. Sizes are configurable; ``VitsConfig.tiny()`` is for tests.
 
-Not implemented: the stochastic duration predictor (the deterministic one is used; Piper voices that
-use the stochastic one are still handled by the ONNX graph surgery, which does not depend on it) and
-relative-position attention (plain masked attention here).
+The duration predictor is the stochastic one by default (``use_sdp``, as Piper; inference direction
+only, ``models/vits_sdp.py``) or the deterministic one. Not implemented: relative-position attention
+(plain masked attention here) and the training losses.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .vits_modules import Generator, LayerNorm, PosteriorEncoder, ResidualCouplingBlock, generate_path, sequence_mask
+from .vits_sdp import StochasticDurationPredictor
 
 
 @dataclass
@@ -54,6 +55,8 @@ class VitsConfig:
     """Width of the speaker vector ``g``."""
 
     sample_rate: int = 22050
+    use_sdp: bool = True
+    """Stochastic duration predictor (Piper's default); False: the deterministic one."""
 
     @staticmethod
     def tiny(n_speakers: int = 4) -> VitsConfig:
@@ -218,7 +221,10 @@ class SynthesizerTrn(nn.Module):
         )
         self.enc_q = PosteriorEncoder(c.spec_channels, c.inter_channels, c.hidden_channels, 5, 1, 16, gin_channels=gin)
         self.flow = ResidualCouplingBlock(c.inter_channels, c.hidden_channels, 5, 1, 4, gin_channels=gin)
-        self.dp = DurationPredictor(c.hidden_channels, 256, 3, gin_channels=gin)
+        if c.use_sdp:
+            self.dp = StochasticDurationPredictor(c.hidden_channels, 3, 4, gin_channels=gin)
+        else:
+            self.dp = DurationPredictor(c.hidden_channels, 256, 3, gin_channels=gin)
         if c.n_speakers > 1:
             self.emb_g = nn.Embedding(c.n_speakers, c.gin_channels)
 
@@ -235,10 +241,14 @@ class SynthesizerTrn(nn.Module):
         g: torch.Tensor | None,
         noise_scale: torch.Tensor | float = 0.667,
         length_scale: torch.Tensor | float = 1.0,
+        noise_w: torch.Tensor | float = 0.8,
     ) -> torch.Tensor:
         """Audio [b, 1, samples] for phoneme ids with an explicit speaker vector ``g``."""
         x, m_p, logs_p, x_mask = self.enc_p(x, x_lengths)
-        logw = self.dp(x, x_mask, g=g)
+        if self.config.use_sdp:
+            logw = self.dp(x, x_mask, g=g, noise_scale=noise_w)
+        else:
+            logw = self.dp(x, x_mask, g=g)
         w_ceil = torch.ceil(torch.exp(logw) * x_mask * length_scale)
         y_lengths = torch.clamp_min(torch.sum(w_ceil, [1, 2]), 1).long()
         y_mask = sequence_mask(y_lengths, None).unsqueeze(1).to(x_mask.dtype)
@@ -254,7 +264,8 @@ class SynthesizerTrn(nn.Module):
     ) -> torch.Tensor:
         """Piper's ONNX interface: scales = [noise_scale, length_scale, noise_w]; audio [b, 1, 1, samples]."""
         g = self.speaker_vector(sid)
-        return self.infer_with_g(x, x_lengths, g, noise_scale=scales[0], length_scale=scales[1]).unsqueeze(1)
+        audio = self.infer_with_g(x, x_lengths, g, noise_scale=scales[0], length_scale=scales[1], noise_w=scales[2])
+        return audio.unsqueeze(1)
 
 
 def piper_voice_config(config: VitsConfig, dataset: str, speaker_names: list[str] | None = None) -> dict[str, Any]:
@@ -329,8 +340,14 @@ def random_speaker_table(model: SynthesizerTrn, scale: float, seed: int = 0) -> 
 def set_mean_duration(model: SynthesizerTrn, frames: float) -> None:
     """Bias the duration predictor so an untrained model gives about ``frames`` frames per phoneme."""
     with torch.no_grad():
-        model.dp.proj.weight.mul_(0.1)
-        model.dp.proj.bias.fill_(math.log(frames))
+        if isinstance(model.dp, StochasticDurationPredictor):
+            model.dp.flows[0].m[0].fill_(-math.log(frames))  # reversed affine: logw = -m with near-identity flows
+            for flow in model.dp.flows:
+                if hasattr(flow, "proj"):
+                    flow.proj.weight.normal_(0.0, 0.05)  # untrained splines, mildly non-identity
+        else:
+            model.dp.proj.weight.mul_(0.1)
+            model.dp.proj.bias.fill_(math.log(frames))
 
 
 __all__ = [

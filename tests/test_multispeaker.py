@@ -152,7 +152,7 @@ def test_single_speaker_voice_has_no_speaker_space(store):
 
 
 @pytest.mark.slow
-def test_cli_exports_int8_speaker_space_variant(fixture_voice, tmp_path, run_cli):
+def test_cli_exports_int8_speaker_space_variant(fixture_voice, encoder, tmp_path, run_cli):
     out = tmp_path / "fx.g.int8.onnx"
     done = run_cli("export", "speaker-space", str(fixture_voice.model_path), "--int8", "--out", str(out))
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -168,7 +168,9 @@ def test_cli_exports_int8_speaker_space_variant(fixture_voice, tmp_path, run_cli
         feed = {"input": ids, "input_lengths": np.array([40]), "scales": np.array([0, 1, 0], np.float32)}
         x = a.run(None, {**feed, "g": table[k : k + 1]})[0].ravel()
         y = b.run(None, {**feed, "g": table[k : k + 1]})[0].ravel()
-        assert x.shape == y.shape and np.corrcoef(x, y)[0, 1] > 0.95
+        # INT8 weights in the duration predictor may move a phoneme by a frame: compare lengths and speaker
+        assert abs(x.size - y.size) <= 0.05 * x.size
+        assert encoder.similarity(encoder.embed(x, 22050), encoder.embed(y, 22050)) > 0.95
 
     done = run_cli("export", "speaker-space", "en_US-joe-medium", "--out", str(tmp_path / "joe.onnx"))
     assert done.returncode != 0 and "single-speaker" in done.stderr.decode()
@@ -203,3 +205,28 @@ def test_choose_base_prefers_matching_multispeaker_voice_and_explains(fixture_vo
     np.testing.assert_allclose(voice.g, np.asarray(best.g, np.float32))
     only_joe, evaluated = choose_base(target, encoder.embed, "product-choose", base="en_US-joe-medium")
     assert only_joe.voice == "en_US-joe-medium" and len(evaluated) == 1 and not only_joe.g
+
+
+def test_stochastic_duration_spline_inverts_and_depends_on_speaker():
+    import torch
+
+    from models.vits import SynthesizerTrn, VitsConfig, random_speaker_table
+    from models.vits_sdp import rational_quadratic_spline
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 1, 50, generator=gen) * 3
+    w, h, d = (torch.randn(2, 1, 50, n, generator=gen) for n in (10, 10, 9))
+    y = rational_quadratic_spline(x, w, h, d, inverse=False)
+    assert not torch.allclose(y, x, atol=1e-3)
+    back = rational_quadratic_spline(y, w, h, d, inverse=True)
+    assert torch.max(torch.abs(back - x)) < 1e-4
+    model = SynthesizerTrn(VitsConfig.tiny(n_speakers=2)).eval()
+    random_speaker_table(model, 4.0)
+    for flow in model.dp.flows:
+        if hasattr(flow, "proj"):
+            torch.nn.init.normal_(flow.proj.weight, 0, 0.05)
+    ids = torch.randint(1, 100, (1, 20), generator=gen)
+    with torch.no_grad():
+        x_enc, _, _, mask = model.enc_p(ids, torch.tensor([20]))
+        logw = [model.dp(x_enc, mask, g=model.speaker_vector(torch.tensor([k])), noise_scale=0.0) for k in (0, 1)]
+    assert torch.max(torch.abs(logw[0] - logw[1])) > 1e-3
