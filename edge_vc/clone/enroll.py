@@ -26,7 +26,7 @@ MAX_INPUT_SECONDS = 180.0
 CHALLENGE_SECONDS = 7.0
 """Time given to say the challenge phrase at the start of a microphone recording."""
 
-MIN_CHALLENGE_SIMILARITY = 0.6
+MIN_CHALLENGE_SIMILARITY = 0.7
 """--wav with consent: the live challenge speaker must match the files' speaker at least this well."""
 
 STAGE_CHOICES = ("auto", "dsp", "none")
