@@ -35,8 +35,15 @@ class Speaker:
         return self.voice.sample_rate
 
     def synthesize(self, text: str | Iterable[str], syn: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
-        """Stream chunks of ``text`` in this speaker's voice."""
+        """Stream chunks of ``text`` in this speaker's voice.
+
+        A stage that models the speaker's speaking rate adjusts the base voice's settings first.
+        """
         self.stage.reset()
+        syn = syn or self.voice.config.default_synthesis()
+        adjust = getattr(self.stage, "adjust_synthesis", None)
+        if adjust is not None:
+            syn = adjust(syn)
         for chunk in self.voice.synthesize(text, syn):
             yield self.stage.process(chunk)
 
