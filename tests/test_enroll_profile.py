@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
+from edge_vc.clone import atomic_dir
 from edge_vc.clone import profile as prof
 from edge_vc.clone.profile import ConsentRecord, VoiceProfile, list_profiles, remove_profile
 from edge_vc.errors import ProfileError
@@ -126,7 +127,7 @@ def test_failure_mid_write_keeps_the_old_profile(home, monkeypatch):
         raise OSError("disk full (injected)")
 
     with monkeypatch.context() as patch:
-        patch.setattr(prof, "_fsync_dir", boom)
+        patch.setattr(atomic_dir, "fsync_dir", boom)
         with pytest.raises(OSError, match="injected"):
             make_profile(seed=2).save(overwrite=True)
     assert np.array_equal(VoiceProfile.load("alice").embedding, old)
@@ -138,21 +139,22 @@ def test_failure_mid_write_keeps_the_old_profile(home, monkeypatch):
 _KILL_SCRIPT = """
 import os, sys, time
 sys.path.insert(0, {repo!r})
-from edge_vc.clone import profile as prof
+from edge_vc.clone import atomic_dir
+from edge_vc.clone import atomic_dir
 from tests.test_enroll_profile import make_profile
 mode = sys.argv[1]
 if mode == "before-swap":
     def stall(path):
         print("ready", flush=True); time.sleep(60)
-    prof._fsync_dir = stall
+    atomic_dir.fsync_dir = stall
 else:  # between the two renames of the fallback (no renameat2)
-    prof._exchange = lambda a, b: False
+    atomic_dir._exchange = lambda a, b: False
     real = os.rename
     def slow_rename(a, b):
         real(a, b)
         if ".old-" in str(b):
             print("ready", flush=True); time.sleep(60)
-    prof.os.rename = slow_rename
+    atomic_dir.os.rename = slow_rename
 make_profile(seed=2).save(overwrite=True)
 """
 

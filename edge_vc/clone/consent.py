@@ -117,11 +117,5 @@ class ConsentChecker:
         """Was the challenge said in ``audio``? Also where it ended (to cut it off the enrollment)."""
         transcript, words = self.transcribe(audio, sample_rate)
         score = score_transcript(challenge, transcript)
-        ends = [
-            end
-            for text, _, end in words
-            for cw in challenge.words
-            for h in _words(text)
-            if heard_as(cw, h)
-        ]
+        ends = [end for text, _, end in words for cw in challenge.words for h in _words(text) if heard_as(cw, h)]
         return ConsentResult(score >= MIN_SCORE, score, transcript, max(ends) if ends else None)

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProfileError
+from . import atomic_dir
+from .atomic_dir import TMP_TAG, install_dir, recover
 
 SCHEMA_VERSION = 1
 PROFILE_FILE = "profile.yaml"
@@ -31,8 +33,6 @@ MAX_ENROLLMENT_SECONDS = 60.0
 STAGE_KINDS = ("none", "dsp", "learned", "converter")
 NO_CONSENT = "no-consent import"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_TMP_TAG = ".tmp-"
-_OLD_TAG = ".old-"
 
 
 def validate_name(name: str) -> str:
@@ -239,7 +239,7 @@ class VoiceProfile:
         recover(folder.parent)
         if folder.exists() and not overwrite:
             raise ProfileError(f"a profile named {self.name!r} exists; pass --force to replace it")
-        tmp = folder.with_name(f".{self.name}{_TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        tmp = folder.with_name(f".{self.name}{TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}")
         tmp.mkdir()
         try:
             arrays = {"embedding": np.asarray(self.embedding, np.float32)}
@@ -247,18 +247,18 @@ class VoiceProfile:
                 arrays["window_embeddings"] = np.asarray(self.window_embeddings, np.float32)
             with open(tmp / EMBEDDING_FILE, "wb") as handle:
                 np.savez(handle, **arrays)
-                _sync(handle)
+                atomic_dir.sync_file(handle)
             if enrollment_audio is not None:
                 audio, rate = enrollment_audio
                 audio = np.asarray(audio, np.float32)[: int(MAX_ENROLLMENT_SECONDS * rate)]
-                _write_synced(tmp / ENROLLMENT_FILE, wav_bytes(audio, int(rate)))
+                atomic_dir.write_synced(tmp / ENROLLMENT_FILE, wav_bytes(audio, int(rate)))
             for rel, source in (extra_files or {}).items():
                 dest = tmp / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, dest)
             text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-            _write_synced(tmp / PROFILE_FILE, text.encode("utf-8"))
-            _fsync_dir(tmp)
+            atomic_dir.write_synced(tmp / PROFILE_FILE, text.encode("utf-8"))
+            atomic_dir.fsync_dir(tmp)
             install_dir(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -356,101 +356,3 @@ def check_encoder_compatible(profile: VoiceProfile, encoder_path: Path | None = 
             f"profile {profile.name} was made with a different speaker encoder ({stored.get('file')} "
             f"sha256 {str(stored.get('sha256'))[:12]}…, this edge-vc has {path.name} {file_sha256(path)[:12]}…): {fix}"
         )
-
-
-# ---------------------------------------------------------------- atomic folder swap
-
-
-def _sync(handle) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        _sync(handle)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False where unsupported."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange)
-    return rc == 0
-
-
-def install_dir(tmp: Path, target: Path) -> None:
-    """Put the finished folder ``tmp`` at ``target``, replacing any old one in a single step."""
-    if not target.exists():
-        os.rename(tmp, target)
-    elif _exchange(tmp, target):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old profile
-    else:
-        old = target.with_name(f".{target.name}{_OLD_TAG}{uuid.uuid4().hex[:8]}")
-        os.rename(target, old)  # a crash here is repaired by recover()
-        os.rename(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(target.parent)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover(root: Path) -> None:
-    """Repair what an interrupted write left behind.
-
-    ``.NAME.old-*`` (the previous profile, set aside by the two-rename fallback) goes back to
-    ``NAME`` if ``NAME`` is missing; temporary ``.NAME.tmp-PID-*`` folders of dead writers and
-    ``.NAME.rm-*`` leftovers are deleted.
-    """
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
-        name = entry.name
-        if not name.startswith(".") or not entry.is_dir():
-            continue
-        if _OLD_TAG in name:
-            target = root / name[1:].rsplit(_OLD_TAG, 1)[0]
-            if not target.exists():
-                try:
-                    os.rename(entry, target)
-                    continue
-                except OSError:
-                    pass
-            shutil.rmtree(entry, ignore_errors=True)
-        elif _TMP_TAG in name:
-            pid_text = name.rsplit(_TMP_TAG, 1)[1].split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-                shutil.rmtree(entry, ignore_errors=True)
-        elif ".rm-" in name:
-            shutil.rmtree(entry, ignore_errors=True)

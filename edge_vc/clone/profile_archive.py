@@ -18,17 +18,15 @@ from pathlib import Path
 import yaml
 
 from ..errors import ProfileError
+from .atomic_dir import TMP_TAG, fsync_dir, install_dir, recover, sync_file
 from .profile import (
-    _TMP_TAG,
     ENROLLMENT_FILE,
     MAX_ENROLLMENT_SECONDS,
     PROFILE_FILE,
     check_encoder_compatible,
-    install_dir,
     profile_path,
     profiles_root,
     read_profile_dir,
-    recover,
     validate_name,
 )
 
@@ -105,7 +103,7 @@ def import_profile(
         base = profiles_root(root)
         base.mkdir(parents=True, exist_ok=True)
         recover(base)
-        tmp = base / f".{final}{_TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = base / f".{final}{TMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
             for m in members:
@@ -122,7 +120,9 @@ def import_profile(
                     raise ProfileError(f"cannot read {m.name!r} from the archive")
                 with source, open(target, "wb") as handle:
                     shutil.copyfileobj(source, handle)
+                    sync_file(handle)
             _validate_unpacked(tmp, final)
+            fsync_dir(tmp)
             install_dir(tmp, dest)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
