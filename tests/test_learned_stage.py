@@ -40,6 +40,7 @@ def test_content_features_follow_speech(devdata):
     assert np.abs(feats - silence).mean() > 0.1
 
 
+@pytest.mark.slow
 def test_decoder_onnx_matches_torch(tmp_path):
     """The exported speaker decoder gives the PyTorch mel within 1e-3."""
     from edge_vc.backends.onnx import create_session, read_metadata
