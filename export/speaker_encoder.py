@@ -270,14 +270,15 @@ def run_export(
             )
         )
     if "tflite" in formats:
-        log(f"[5/5] INT8 TFLite ({tflite_mode}; TensorFlow converter, this takes a minute or two)")
+        log(f"[5/5] TFLite ({tflite_mode}; TensorFlow converter, this takes a minute or two)")
         from export.speaker_encoder_tflite import export_tflite_int8
 
-        path = out / "speaker_encoder.int8.tflite"
+        precision = "fp32" if tflite_mode == "fp32" else "int8"
+        path = out / f"speaker_encoder.{precision}.tflite"
         details = export_tflite_int8(net, path, meta, reference["calibration"], tflite_mode)
         parity = measure(path, reference, fp32, speed_windows, reps)
         log(f"      {tflite_mode}: {variant_summary(parity, path.stat().st_size)}")
-        reports.append(artifact_report(path, "tflite", "int8", parity, command, conversion=details))
+        reports.append(artifact_report(path, "tflite", precision, parity, command, conversion=details))
     if "onnx" not in formats:
         fp32.unlink()
     summary = out / "speaker_encoder.reports.json"
