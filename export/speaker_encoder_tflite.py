@@ -76,7 +76,7 @@ def convert(model, calibration: np.ndarray, mode: str = "int8") -> bytes:
 
 
 def float_first_lstm(quantized: bytes, fp32: bytes) -> bytes:
-    """Put the first LSTM's weights back to float32 (same tensor names in both conversions).
+    """Put the first LSTM's weights back to float32, taken from the fp32 conversion of the same model.
 
     Its input, the linear power mel, is too heavy-tailed for 8-bit activations; the hybrid kernel
     runs float when the op's weights are float.
@@ -86,20 +86,21 @@ def float_first_lstm(quantized: bytes, fp32: bytes) -> bytes:
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(quantized, 0))
     reference = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(fp32, 0))
-    ref_graph = reference.subgraphs[0]
-    ref_tensors = {t.name: t for t in ref_graph.tensors}
-    graph = model.subgraphs[0]
-    lstm_code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-    first = next(op for op in graph.operators if codes[op.opcodeIndex] == lstm_code)
+
+    def first_lstm(m):
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in m.operatorCodes]
+        lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+        return next(op for op in m.subgraphs[0].operators if codes[op.opcodeIndex] == lstm)
+
+    graph, ref_graph = model.subgraphs[0], reference.subgraphs[0]
     restored = 0
-    for index in first.inputs:
-        if index < 0:
+    # the op's input slots (input, 4 input weights, 4 recurrent weights, ...) match one to one
+    for index, ref_index in zip(first_lstm(model).inputs, first_lstm(reference).inputs, strict=True):
+        if index < 0 or graph.tensors[index].type != schema.TensorType.INT8:
             continue
-        tensor = graph.tensors[index]
-        if tensor.type != schema.TensorType.INT8 or tensor.name not in ref_tensors:
-            continue
-        ref = ref_tensors[tensor.name]
+        tensor, ref = graph.tensors[index], ref_graph.tensors[ref_index]
+        if list(tensor.shape) != list(ref.shape) or ref.type != schema.TensorType.FLOAT32:
+            raise RuntimeError(f"first LSTM input {tensor.name} does not match the fp32 conversion")
         buffer = schema.BufferT()
         buffer.data = reference.buffers[ref.buffer].data
         model.buffers.append(buffer)
