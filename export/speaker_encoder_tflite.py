@@ -1,10 +1,11 @@
-"""INT8 TFLite speaker encoder: the GE2E weights in a Keras-2 (tf_keras) model, converted by TensorFlow.
+"""TFLite speaker encoder: the GE2E weights in a Keras-2 (tf_keras) model, converted by TensorFlow.
 
-The three LSTMs become TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM; full-integer quantization is
-calibrated on real speech windows (the same windows the ONNX static variant uses). Input and output
-stay float32 so the runtime feeds the numpy mel frames directly. The first LSTM's input (linear power
-mel, heavy-tailed) is fed through int8 like everything else in ``int8`` mode; ``int8-w8a16`` keeps
-activations in 16 bits (TFLite's 16x8 mode) for accuracy.
+The three LSTMs become TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM (no Flex ops). Modes:
+``fp32``; ``dynamic`` (dynamic-range INT8 weights, float activations); ``dynamic-lstm23`` (the same with
+the first LSTM's weights restored to float32: its input, the linear power mel, is too heavy-tailed for
+8-bit activations; shipped); ``int8`` (full-integer, calibrated on real speech; inaccurate and slow, kept
+for comparison). The 16x8 mode (int16 activations) fails to prepare the fused LSTM in LiteRT 2.3
+(``output_state != nullptr``), so it is not offered. Input and output stay float32.
 
 edge-vc metadata is written into the flatbuffer's ``metadata`` list (name ``edge_vc``, JSON of
 strings) with TensorFlow's own schema classes.
@@ -49,7 +50,7 @@ def keras_model(net, meta: EncoderMetadata, batch: int = 1):
 
 
 def convert(model, calibration: np.ndarray, mode: str = "int8") -> bytes:
-    """TFLite flatbuffer: ``fp32``, ``int8`` (full-integer, float I/O) or ``int8-w8a16``."""
+    """TFLite flatbuffer: ``fp32``, ``dynamic`` (INT8 weights) or ``int8`` (full-integer, float I/O)."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -63,15 +64,9 @@ def convert(model, calibration: np.ndarray, mode: str = "int8") -> bytes:
                 yield [window[None].astype(np.float32)]
 
         converter.representative_dataset = representative
-        if mode == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        elif mode == "int8-w8a16":
-            converter.target_spec.supported_ops = [
-                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
-                tf.lite.OpsSet.TFLITE_BUILTINS,
-            ]
-        else:
+        if mode != "int8":
             raise ValueError(f"unknown TFLite mode {mode}")
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
 
 
