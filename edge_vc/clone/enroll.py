@@ -29,7 +29,7 @@ CHALLENGE_SECONDS = 7.0
 MIN_CHALLENGE_SIMILARITY = 0.7
 """--wav with consent: the live challenge speaker must match the files' speaker at least this well."""
 
-STAGE_CHOICES = ("auto", "dsp", "none")
+STAGE_CHOICES = ("auto", "dsp", "none", "converter")
 
 
 @dataclass
@@ -49,6 +49,8 @@ class EnrollOptions:
     stage: str = "auto"
     threads: int | None = None
     keep_audio: bool = True
+    converter: str | None = None
+    """Exported tone-colour converter (``edge-vc export converter``) for ``stage='converter'``."""
 
     def validate(self) -> None:
         validate_name(self.name)
@@ -60,6 +62,12 @@ class EnrollOptions:
             raise EnrollmentError("--seconds must be between 5 and 120")
         if self.stage not in STAGE_CHOICES:
             raise EnrollmentError(f"--stage must be one of {', '.join(STAGE_CHOICES)}")
+        if self.converter and self.stage == "auto":
+            self.stage = "converter"
+        if (self.stage == "converter") != bool(self.converter):
+            raise EnrollmentError("the converter stage needs --converter MODEL (and --converter implies it)")
+        if self.converter and not Path(self.converter).is_file():
+            raise EnrollmentError(f"converter model not found: {self.converter}")
 
 
 def read_inputs(paths: list[str]) -> tuple[np.ndarray, list[dict[str, Any]], float]:
@@ -89,15 +97,27 @@ def read_inputs(paths: list[str]) -> tuple[np.ndarray, list[dict[str, Any]], flo
     return np.concatenate(joined).astype(np.float32), sources, clipped / max(total, 1e-9)
 
 
-def estimate_stage_params(choice: str, audio: np.ndarray, sample_rate: int, base_voice, encoder) -> tuple:
+def estimate_stage_params(
+    choice: str, audio: np.ndarray, sample_rate: int, base_voice, encoder, converter: str | None = None, threads=None
+) -> tuple:
     """(kind, params dict, reason) of the voice stage for this enrollment — the single call site.
 
     ``auto``/``dsp`` estimate the DSP stage (``DSPStage.estimate`` with encoder refinement); ``none``
-    stores no stage (the base voice speaks unchanged). The learned stage is added later by
+    stores no stage (the base voice speaks unchanged); ``converter`` stores the speaker's and the base
+    voice's tone colours for an exported converter model (``converter``). The learned stage is added later by
     ``edge-vc adapt`` and chosen at load time when it passed its quality gate.
     """
     if choice == "none":
         return "none", {}, "no voice stage requested at enrollment (--stage none): the base voice speaks unchanged"
+    if choice == "converter":
+        from .stages.converter import converter_params
+
+        params = converter_params(converter, audio, sample_rate, base_voice, threads=threads)
+        return (
+            "converter",
+            params,
+            f"tone-colour converter {Path(converter).name} (tone colour from {len(audio) / sample_rate:.0f} s)",
+        )
     try:
         from .stages.dsp import DSPStage
     except ImportError as exc:
@@ -232,7 +252,9 @@ def enroll(
         base = best.to_dict()
         echo(explain(best, evaluated))
         base_voice = load_base_voice(base, threads=opts.threads)
-        kind, params, reason = estimate_stage_params(opts.stage, audio, ENROLL_RATE, base_voice, encoder)
+        kind, params, reason = estimate_stage_params(
+            opts.stage, audio, ENROLL_RATE, base_voice, encoder, converter=opts.converter, threads=opts.threads
+        )
     echo(f"voice stage: {reason}")
 
     profile = VoiceProfile(

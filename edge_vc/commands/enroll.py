@@ -22,13 +22,19 @@ from .common import user_errors
     help="Base voice (installed Piper voice or .onnx); default: try every base voice, keep the best measured match.",
 )  # fmt: skip
 @click.option(
-    "--stage", type=click.Choice(["auto", "dsp", "none"]), default="auto", show_default=True,
-    help="Voice stage to estimate ('none' keeps the base voice unchanged).",
+    "--stage", type=click.Choice(["auto", "dsp", "none", "converter"]), default="auto", show_default=True,
+    help="Voice stage to estimate ('none' keeps the base voice unchanged; 'converter' needs --converter).",
+)  # fmt: skip
+@click.option(
+    "--converter", default=None, type=click.Path(dir_okay=False),
+    help="Exported tone-colour converter (edge-vc export converter) to use as the voice stage.",
 )  # fmt: skip
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference.")
 @click.option("--json", "as_json", is_flag=True, help="Print the coach report and profile path as JSON.")
 @user_errors
-def enroll(name, mic, seconds, device, wavs, strict, report, no_consent, force, base_voice, stage, threads, as_json):
+def enroll(
+    name, mic, seconds, device, wavs, strict, report, no_consent, force, base_voice, stage, converter, threads, as_json
+):
     """Enroll speaker NAME from the microphone (--mic) or recordings (--wav FILE...)."""
     import json
 
@@ -38,6 +44,7 @@ def enroll(name, mic, seconds, device, wavs, strict, report, no_consent, force, 
     opts = EnrollOptions(
         name=name, wavs=list(wavs), mic=mic, seconds=seconds, device=device, strict=strict, report=report,
         consent=not no_consent, force=force, base_voice=base_voice, stage=stage, threads=threads,
+        converter=converter,
     )  # fmt: skip
     profile, coach = run_enroll(opts, echo=lambda m: click.echo(m, err=True))
     if as_json:
