@@ -60,7 +60,18 @@ for m in proc sys dev; do
   mountpoint -q "$ROOT/$m" || { mount --bind "/$m" "$ROOT/$m"; mounts+=("$ROOT/$m"); }
 done
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-in_root() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 bash -c "$1"; }
+# Trust the host's CA bundle too (networks that intercept TLS add their CA there; harmless otherwise).
+HOST_CA="${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}"
+CA_ENV=""
+if [ -f "$HOST_CA" ]; then
+  cp "$HOST_CA" "$ROOT/etc/ssl/certs/host-ca-bundle.crt"
+  CA_ENV="PIP_CERT=/etc/ssl/certs/host-ca-bundle.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca-bundle.crt"
+fi
+in_root() {
+  # shellcheck disable=SC2086
+  chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive $CA_ENV bash -c "$1"
+}
 in_root "uname -m; python3 --version" | tee -a "$LOG"
 
 # 3. The committed project (git archive HEAD), installed with the README's set-up command.
@@ -75,19 +86,45 @@ else
   SETUP="${SETUP_CMD:-python3 -m venv .venv && .venv/bin/pip install -q -e .}"
 fi
 echo "set-up command: $SETUP" | tee -a "$LOG"
+# Wheelhouse (default on): the host downloads the aarch64/cp311 wheels of the runtime dependencies and
+# pip inside the root installs from it with no index. Slow emulated TLS made PyPI connections from the
+# root reset here; ARM64_WHEELHOUSE=0 lets pip in the root use the network itself.
+PIP_ENV=""
+HOST_PY="$REPO/.venv/bin/python"
+[ -x "$HOST_PY" ] || HOST_PY=python3
+AARCH64=(--only-binary=:all: --python-version 3.11 --implementation cp
+  --platform manylinux_2_36_aarch64 --platform manylinux_2_34_aarch64 --platform manylinux_2_31_aarch64
+  --platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 --platform manylinux_2_26_aarch64
+  --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 --platform linux_aarch64 --platform any)
+if [ "${ARM64_WHEELHOUSE:-1}" = "1" ]; then
+  t=$(stamp)
+  WH="$ROOT/opt/wheels"
+  mkdir -p "$WH"
+  "$HOST_PY" -m pip download -q "${AARCH64[@]}" -d "$WH" pip "setuptools>=68" wheel
+  # the runtime dependency closure at this environment's versions: aarch64 wheels, else the sdist
+  for req in $("$HOST_PY" benchmarks/arm64_wheelhouse.py "$ROOT/opt/edge-vc/pyproject.toml"); do
+    "$HOST_PY" -m pip download -q --no-deps "${AARCH64[@]}" -d "$WH" "$req" 2>/dev/null \
+      || "$HOST_PY" -m pip download -q --no-deps --no-binary :all: -d "$WH" "$req"
+  done
+  ls "$WH" > "$OUT/wheelhouse.txt"
+  PIP_ENV="PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/wheels"
+  phase wheelhouse_s $(( $(stamp) - t ))
+fi
 t=$(stamp)
-in_root "cd /opt/edge-vc && $SETUP" 2>&1 | tail -n 20
+in_root "cd /opt/edge-vc && ${PIP_ENV:+export $PIP_ENV;} $SETUP" 2>&1 | tail -n 20
 phase setup_s $(( $(stamp) - t ))
 in_root "/opt/edge-vc/.venv/bin/pip list 2>/dev/null" > "$OUT/pip-list.txt"
 
-# 4. Which aarch64 wheels exist (pip resolves for the emulated platform: linux_aarch64, cp311).
+# 4. Which aarch64 wheels exist (for Debian 12's glibc 2.36 and CPython 3.11), resolved on the host.
 : > "$OUT/wheels.txt"
 for pkg in onnxruntime piper-phonemize tflite-runtime ai-edge-litert sounddevice soxr soundfile numpy; do
-  if in_root "cd /tmp && rm -rf w && /opt/edge-vc/.venv/bin/pip download -q --only-binary=:all: --no-deps -d w $pkg >/dev/null 2>&1 && ls w"; then
-    :
+  tmp=$(mktemp -d)
+  if "$HOST_PY" -m pip download -q --no-deps "${AARCH64[@]}" -d "$tmp" "$pkg" >/dev/null 2>&1; then
+    ls "$tmp"
   else
     echo "$pkg: NO aarch64/cp311 wheel"
   fi >> "$OUT/wheels.txt"
+  rm -rf "$tmp"
 done
 cat "$OUT/wheels.txt"
 

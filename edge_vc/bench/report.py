@@ -69,7 +69,8 @@ def format_table(results: dict[str, Any]) -> str:
         "",
     ]
     header = (
-        f"{'stage':<16} {'variant':<12} {'voice stage':<14} {'thr':>3}  {'RTF':>14}  {'first audio':>14}  {'time':>12}"
+        f"{'stage':<16} {'variant':<12} {'voice stage':<14} {'thr':>3}  {'RTF':>14}  {'CPU RTF':>9}  "
+        f"{'first audio':>14}  {'time':>12}"
     )
     lines += [header, "-" * len(header)]
     for r in sorted(results["rows"], key=_sort_key):
