@@ -75,74 +75,116 @@ def onnx_output_shapes(path) -> list[tuple[int, ...]]:
     return [tuple(o.shape) for o in session.run(None, feeds)]
 
 
-def convert_part(onnx_path: Path, work: Path) -> dict[str, Path]:
-    """onnx2tf conversion of one part; returns {precision: tflite path}."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import onnx2tf
+def convert_part(onnx_path: Path, work: Path, timeout: float = 1800) -> dict[str, Path]:
+    """onnx2tf conversion of one part (in a subprocess: onnx2tf may exit or hang on failure).
+
+    Returns {precision: tflite path}; RuntimeError naming the failing ONNX node otherwise.
+    """
+    import subprocess
+    import sys
 
     folder = work / onnx_path.stem
-    onnx2tf.convert(
-        input_onnx_file_path=str(onnx_path),
-        output_folder_path=str(folder),
-        copy_onnx_input_output_names_to_tflite=True,
-        output_dynamic_range_quantized_tflite=True,
-        verbosity="error",
-    )
-    return {p: folder / f"{onnx_path.stem}_{suffix}.tflite" for p, suffix in PRECISIONS.items()}
+    command = [sys.executable, "-m", "onnx2tf", "-i", str(onnx_path), "-o", str(folder), "-odrqt", "-coion"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    try:
+        done = subprocess.run(command + ["-v", "error"], capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"onnx2tf did not finish within {timeout:.0f} s") from exc
+    paths = {p: folder / f"{onnx_path.stem}_{suffix}.tflite" for p, suffix in PRECISIONS.items()}
+    if done.returncode != 0 or not all(p.is_file() for p in paths.values()):
+        lines = (done.stdout + done.stderr).splitlines()
+        keep = [ln for ln in lines if "onnx_op_name" in ln or "Error" in ln or "must be equal" in ln]
+        raise RuntimeError(" | ".join(dict.fromkeys(x.strip() for x in keep[-4:])) or f"exit {done.returncode}")
+    return paths
+
+
+def _part_meta(name: str, fmt: str, parts_cfg: PartsConfig, source, base: dict, sample_rate: int) -> dict[str, str]:
+    from export.voice import EXPORT_VERSION, KIND, source_licence
+
+    return {
+        "edge_vc.kind": f"{KIND}-part",
+        "edge_vc.export_version": str(EXPORT_VERSION),
+        "edge_vc.format": fmt,
+        "part": name,
+        "parts": json.dumps(parts_cfg.to_dict(), sort_keys=True),
+        "source": source.model_path.name,
+        "source_sha256": base["source_sha256"],
+        "licence": source_licence(source.model_path),
+        "sample_rate": str(sample_rate),
+        "command": base["command"],
+    }
+
+
+def onnx_encoder_fallback(onnx_path: Path, target: Path, meta: dict[str, str]) -> Path:
+    """The encoder part as ONNX with weight-only INT8 (used when onnx2tf cannot convert it)."""
+    import onnx
+
+    from export.quantize import weight_only_int8
+
+    model = onnx.load(str(onnx_path))
+    weight_only_int8(model, ["Conv", "MatMul"])
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(target))
+    return target
 
 
 def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=print) -> dict[str, Any]:
-    """Split, convert, label and evaluate the TFLite voice; returns its report."""
+    """Split, convert, label and evaluate the TFLite voice; returns its report.
+
+    A part onnx2tf cannot convert is reported with the error; for the encoder (text encoder + stochastic
+    duration predictor, ~10 % of the time) the voice then uses an ONNX encoder part (weight-only INT8).
+    """
     from edge_vc.tts.config import VoiceConfig
     from export.speaker_encoder_tflite import add_metadata, op_names
-    from export.voice import EXPORT_VERSION, KIND, evaluate_artifact, sha256_file, source_licence, write_report
+    from export.voice import evaluate_artifact, sha256_file, write_report
     from export.voice_eval import onnx_renderer
 
     parts_cfg = PartsConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
-    voice_config = VoiceConfig.load(source.config_path)
+    rate = VoiceConfig.load(source.config_path).sample_rate
     report: dict[str, Any] = dict(base, format="tflite", parts=parts_cfg.to_dict(), notes=[])
+    files: dict[str, Path] = {}
+    ops: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         progress("splitting the voice into encoder / flow / decoder parts with fixed shapes")
         onnx_parts = split_voice(source.model_path, work / "onnx", parts_cfg)
         shapes = {name: onnx_output_shapes(path) for name, path in onnx_parts.items()}
-        converted, ops = {}, {}
         for name in PART_NAMES:
-            progress(f"onnx2tf: converting the {name} part (this takes a minute)")
+            progress(f"onnx2tf: converting the {name} part (a few minutes on a small machine)")
             started = time.perf_counter()
-            converted[name] = convert_part(onnx_parts[name], work / "tf")
+            try:
+                converted = convert_part(onnx_parts[name], work / "tf")
+            except Exception as exc:  # onnx2tf raises many types; the message names the ONNX node
+                if name != "encoder":
+                    raise
+                reason = _first_error_line(exc)
+                report["notes"].append(f"onnx2tf could not convert the encoder part: {reason}")
+                progress(f"onnx2tf: encoder failed ({reason}); using an ONNX encoder part (weight-only INT8)")
+                meta = _part_meta(name, "onnx-int8-weights", parts_cfg, source, base, rate)
+                target = out_dir / f"{source.name}.{name}.onnx"
+                files[f"{name}.fallback"] = onnx_encoder_fallback(onnx_parts[name], target, meta)
+                continue
             progress(f"onnx2tf: {name} done in {time.perf_counter() - started:.0f} s")
-        files = {}
-        for precision in PRECISIONS:
-            for name in PART_NAMES:
-                flat = converted[name][precision].read_bytes()
+            for precision in PRECISIONS:
+                flat = converted[precision].read_bytes()
                 ops[f"{name}.{precision}"] = op_names(flat)
-                meta = {
-                    "edge_vc.kind": f"{KIND}-part",
-                    "edge_vc.export_version": str(EXPORT_VERSION),
-                    "edge_vc.format": f"tflite-{precision}",
-                    "part": name,
-                    "parts": json.dumps(parts_cfg.to_dict(), sort_keys=True),
-                    "source": source.model_path.name,
-                    "source_sha256": base["source_sha256"],
-                    "licence": source_licence(source.model_path),
-                    "sample_rate": str(voice_config.sample_rate),
-                    "command": base["command"],
-                }
+                meta = _part_meta(name, f"tflite-{precision}", parts_cfg, source, base, rate)
                 suffix = "" if precision == "drq" else f".{precision}"
                 target = out_dir / f"{source.name}{suffix}.{name}.tflite"
                 target.write_bytes(add_metadata(flat, meta))
                 files[f"{name}.{precision}"] = target
         sidecar = json.loads(Path(source.config_path).read_text(encoding="utf-8"))
         sidecar["edge_vc_tflite_parts"] = parts_cfg.to_dict()
-        sidecar_path = out_dir / f"{source.name}.tflite.json"
-        sidecar_path.write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
+        sidecar["edge_vc_tflite_output_shapes"] = {n: [list(x) for x in shapes[n]] for n in PART_NAMES}
+        sidecar["edge_vc_tflite_files"] = {k: p.name for k, p in files.items() if not k.endswith(".fp32")}
+        (out_dir / f"{source.name}.tflite.json").write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
         renderers = {"fp32-onnx": onnx_renderer(source.model_path)}
-        parts_onnx = PartsVoice(*(onnx_part(onnx_parts[n]) for n in PART_NAMES), parts_cfg)
-        renderers["parts-onnx-fp32"] = parts_onnx.render
+        renderers["parts-onnx-fp32"] = PartsVoice(*(onnx_part(onnx_parts[n]) for n in PART_NAMES), parts_cfg).render
         for precision in PRECISIONS:
-            runners = [tflite_part(files[f"{n}.{precision}"], shapes[n]) for n in PART_NAMES]
+            runners = [part_runner(files, n, precision, shapes[n]) for n in PART_NAMES]
             renderers[f"tflite-{precision}"] = PartsVoice(*runners, parts_cfg).render
         report.update(evaluate_artifact(source, renderers, config, progress))
     report["ops"] = ops
@@ -150,7 +192,19 @@ def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=
     report["files"] = {
         k: {"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)} for k, p in files.items()
     }
-    report["bytes"] = sum(v["bytes"] for k, v in report["files"].items() if k.endswith(".drq"))
+    report["bytes"] = sum(v["bytes"] for k, v in report["files"].items() if not k.endswith(".fp32"))
     report["sha256"] = report["files"]["decoder.drq"]["sha256"]
     report["json"], report["markdown"] = map(str, write_report(out_dir / f"{source.name}.tflite", report))
     return report
+
+
+def part_runner(files: dict[str, Path], name: str, precision: str, shapes, threads: int = 1):
+    """TFLite runner of a part, or the ONNX fallback part when that part has no TFLite file."""
+    if f"{name}.{precision}" in files:
+        return tflite_part(files[f"{name}.{precision}"], shapes, threads)
+    return onnx_part(files[f"{name}.fallback"], threads)
+
+
+def _first_error_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__

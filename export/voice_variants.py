@@ -19,23 +19,44 @@ VARIANTS: dict[str, dict | str] = {
     "dec-conv-static": {
         "name": "dec-conv-static",
         "rewrite_conv_transpose": False,
+        "static_prefixes": ["/dec/"],
         "static_ops": ["Conv"],
+        "exclude_nodes": [],
+        "moving_average": False,
         "weight_only_ops": [],
     },
     "dec-all-static-no-rewrite": {
         "name": "dec-all-static-no-rewrite",
         "rewrite_conv_transpose": False,
+        "static_prefixes": ["/dec/"],
         "static_ops": ["Conv", "ConvTranspose", "LeakyRelu", "Add"],
+        "exclude_nodes": [],
+        "moving_average": False,
         "weight_only_ops": [],
     },
-    "dec-all-static": {"name": "dec-all-static", "weight_only_ops": []},
-    "dec-qdq+wo (default)": {},
-    "all-static": {
-        "name": "all-static",
+    "dec-all-static+wo": {
+        "name": "dec-all-static+wo",
+        "static_prefixes": ["/dec/"],
+        "static_ops": ["Conv", "LeakyRelu", "Add", "Reshape", "Transpose", "Slice"],
+        "exclude_nodes": [],
+        "moving_average": False,
+    },
+    "dec-all-static-ma+wo": {
+        "name": "dec-all-static-ma+wo",
+        "static_prefixes": ["/dec/"],
+        "static_ops": ["Conv", "LeakyRelu", "Add", "Reshape", "Transpose", "Slice"],
+    },
+    "dec-qdq-minmax+wo": {"name": "dec-qdq-minmax+wo", "moving_average": False},
+    "default (dec-qdq-ma+wo)": {},
+    "all-static+wo": {
+        "name": "all-static+wo",
         "static_prefixes": ["/dec/", "/flow/", "/enc_p/", "/dp/"],
-        "weight_only_ops": [],
+        "static_ops": ["Conv", "LeakyRelu", "Add", "Reshape", "Transpose", "Slice"],
+        "exclude_nodes": [],
+        "moving_average": False,
     },
 }
+"""Labels -> QuantRecipe overrides ({} is the default recipe; "dynamic" is onnxruntime's quantize_dynamic)."""
 
 
 def build_variant(source, spec, out_dir: Path, config) -> Path:

@@ -92,7 +92,7 @@ def test_int8_voice_loads_and_speaks(tmp_path, run_cli):
     wav = tmp_path / "int8.wav"
     result = run_cli("say", "--voice", str(JOE_INT8), "--out", str(wav), "Hello from the small voice.")
     assert result.returncode == 0, result.stderr.decode()
-    audio = read_audio(wav, 22050)
+    audio, _rate = read_audio(wav, 22050)
     assert audio.size > 22050 * 0.8 and float(np.abs(audio).max()) > 0.1
 
 
