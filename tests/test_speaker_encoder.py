@@ -205,3 +205,10 @@ def test_any_batch_size_gives_the_same_window_embeddings(encoder, devdata):
     assert together.shape == (7, 256)
     # INT8 activations are quantized per call (dynamic range), so allow a tiny difference
     assert np.min(np.sum(together * one_by_one, axis=1)) > 0.999
+
+
+def test_silence_is_refused_clearly(encoder):
+    from edge_vc.errors import AudioFormatError
+
+    with pytest.raises(AudioFormatError, match="no speech"):
+        encoder.embed(np.zeros(16000 * 3, dtype=np.float32), 16000)

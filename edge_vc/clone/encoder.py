@@ -21,7 +21,7 @@ import numpy as np
 
 from ..audio.io import resample
 from ..backends.model import ModelRunner, load_model
-from ..errors import ModelLoadError
+from ..errors import AudioFormatError, ModelLoadError
 from ..features.mel import MelConfig, mel_spectrogram
 from .preprocess import PreprocessConfig, normalize_volume, preprocess
 
@@ -242,7 +242,7 @@ class SpeakerEncoder:
         """One L2-normalised embedding (embedding_size,) for a recording of one speaker."""
         prepared = self.prepare(audio, sample_rate)
         if prepared.size == 0:
-            raise ValueError("no audio left to embed (empty or silent input)")
+            raise AudioFormatError("no speech to embed: the audio is empty or silent")
         return self.embed_prepared(prepared)
 
     def embed_windows(self, audio: np.ndarray, sample_rate: int, hop_seconds: float | None = None) -> WindowEmbeddings:
