@@ -102,7 +102,7 @@ if [ "${ARM64_WHEELHOUSE:-1}" = "1" ]; then
   mkdir -p "$WH"
   "$HOST_PY" -m pip download -q "${AARCH64[@]}" -d "$WH" pip "setuptools>=68" wheel
   # the runtime dependency closure at this environment's versions: aarch64 wheels, else the sdist
-  for req in $("$HOST_PY" benchmarks/arm64_wheelhouse.py "$ROOT/opt/edge-vc/pyproject.toml"); do
+  for req in $("$HOST_PY" benchmarks/arm64_wheelhouse.py "$ROOT/opt/edge-vc/pyproject.toml" $([ -f "$ROOT/opt/edge-vc/scripts/setup.sh" ] && echo "$ROOT/opt/edge-vc/scripts/setup.sh")); do
     "$HOST_PY" -m pip download -q --no-deps "${AARCH64[@]}" -d "$WH" "$req" 2>/dev/null \
       || "$HOST_PY" -m pip download -q --no-deps --no-binary :all: -d "$WH" "$req"
   done

@@ -1,12 +1,16 @@
-"""Print the runtime dependency closure of edge-vc as ``name==version`` (the versions installed here).
+"""Print edge-vc's dependency closure as ``name==version`` (the versions installed here).
 
-Used by arm64_check.sh to fill an aarch64 wheelhouse on the host: markers are evaluated for Linux
-aarch64 / CPython 3.11, versions pinned to this environment's, so the emulated root installs the
-same versions with no network.
+    python benchmarks/arm64_wheelhouse.py pyproject.toml [setup.sh]
+
+With ``setup.sh``, the extras its device install uses (``pip install -e ".[a,b]"``, last one in the
+file) are included. Used by arm64_check.sh to fill an aarch64 wheelhouse on the host: markers are
+evaluated for Linux aarch64 / CPython 3.11 and versions pinned to this environment's, so the
+emulated root installs the same versions with no network.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import metadata
 
@@ -16,24 +20,46 @@ from packaging.requirements import Requirement
 ENV = {"platform_machine": "aarch64", "sys_platform": "linux", "platform_system": "Linux", "python_version": "3.11"}
 
 
-def closure(requirements: list[str]) -> dict[str, str]:
+def _applies(req: Requirement, extras: set[str]) -> bool:
+    if req.marker is None:
+        return True
+    return any(req.marker.evaluate({**ENV, "extra": e}) for e in extras | {""})
+
+
+def closure(requirements: list[Requirement]) -> dict[str, str]:
+    """name -> installed version for the requirements and everything they pull in."""
     pinned: dict[str, str] = {}
-    todo = [Requirement(r) for r in requirements]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = [(r, set()) for r in requirements]
     while todo:
-        req = todo.pop()
-        if req.marker is not None and not req.marker.evaluate({**ENV, "extra": ""}):
+        req, parent_extras = todo.pop()
+        if not _applies(req, parent_extras):
             continue
         name = req.name.lower().replace("_", "-")
-        if name in pinned:
+        key = (name, frozenset(req.extras))
+        if key in seen:
             continue
+        seen.add(key)
         dist = metadata.distribution(req.name)
         pinned[name] = dist.version
-        todo.extend(Requirement(r) for r in dist.requires or [])
+        todo.extend((Requirement(r), set(req.extras)) for r in dist.requires or [])
     return pinned
+
+
+def device_extras(setup_sh: str) -> list[str]:
+    """Extras of the last ``-e ".[...]"`` install in the set-up script."""
+    with open(setup_sh) as f:
+        found = re.findall(r'-e\s+"?\.\[([^\]]+)\]', f.read())
+    return [e.strip() for e in found[-1].split(",")] if found else []
 
 
 if __name__ == "__main__":
     with open(sys.argv[1], "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
-    for name, version in sorted(closure(deps).items()):
-        print(f"{name}=={version}")
+        project = tomllib.load(f)["project"]
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    if len(sys.argv) > 2:
+        for extra in device_extras(sys.argv[2]):
+            reqs += [Requirement(r) for r in project.get("optional-dependencies", {}).get(extra, [])]
+    for name, version in sorted(closure(reqs).items()):
+        if name != "edge-vc":
+            print(f"{name}=={version}")
