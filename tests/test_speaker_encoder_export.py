@@ -143,3 +143,17 @@ def test_tflite_export_parity(reference, tmp_path):
     parity = measure(path, ref, None, ref["calibration"][:1])
     assert parity["cosine_vs_torch"]["mean"] >= 0.99 and parity["cosine_vs_torch"]["min"] >= 0.98
     assert parity["separation"]["auc"] >= 0.97 and parity["seed_vc_pair_cosine_drift_max"] < 0.02
+    # the same file without its edge_vc metadata entry is refused
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from edge_vc.errors import ModelLoadError
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(path.read_bytes(), 0))
+    model.metadata = [m for m in model.metadata if m.name != b"edge_vc"]
+    builder = flatbuffers.Builder(1 << 20)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(bytes(builder.Output()))
+    with pytest.raises(ModelLoadError, match="no edge-vc metadata"):
+        SpeakerEncoder.load(bare)
