@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 if command -v apt-get >/dev/null 2>&1; then
   pkgs="python3 python3-venv python3-pip libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins"
   # Tests also build the reference firmware in C.
-  if [ "$extras" = "test" ]; then pkgs="$pkgs build-essential"; fi
+  if [ "$extras" = "test" ]; then pkgs="$pkgs build-essential python3-dev"; fi
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
