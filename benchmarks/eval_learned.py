@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--speakers", default="", help="comma-separated subset")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-rtf", action="store_true")
+    parser.add_argument("--bias-init", action="store_true", help="recipe variant: speaker mel-bias init")
+    parser.add_argument("--speaker-lr-scale", type=float, default=1.0, help="recipe variant: FiLM/bias lr factor")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_stage")
     args = parser.parse_args()
 
@@ -92,16 +94,23 @@ def main() -> None:
     speakers = dev_speakers()
     wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
     results = {}
+    tag = ("_bias" if args.bias_init else "") + (
+        f"_lr{args.speaker_lr_scale:g}" if args.speaker_lr_scale != 1 else ""
+    )
+    if tag:
+        args.out = args.out.with_name(args.out.name + tag)
     for name in wanted:
         enroll, rate, held = speakers[name]
-        cache = WORK / f"{name}.json"
+        cache = WORK / f"{name}{tag}.json"
         if cache.is_file() and json.loads(cache.read_text()).get("steps") == args.steps:
             results[name] = json.loads(cache.read_text())
             print(f"{name}: cached", flush=True)
             continue
-        folder = WORK / name
+        folder = WORK / f"{name}{tag}"
         folder.mkdir(exist_ok=True)
-        config = AdaptConfig(steps=args.steps, threads=args.threads)
+        config = AdaptConfig(
+            steps=args.steps, threads=args.threads, bias_init=args.bias_init, speaker_lr_scale=args.speaker_lr_scale
+        )
         load_before = os.getloadavg()[0]
         start = time.monotonic()
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1)
@@ -146,7 +155,7 @@ def main() -> None:
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
         write_report(args, sentences, replay_seconds, results, {})
 
-    rtf = {} if args.no_rtf else measure_rtf(WORK / wanted[0] / "decoder.onnx", base_chunks, sr)
+    rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", base_chunks, sr)
     write_report(args, sentences, replay_seconds, results, rtf)
     keys = ("vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32", "adapt_seconds")
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))

@@ -40,6 +40,11 @@ class AdaptConfig:
 
     threads: int = 2
     seed: int = 0
+    bias_init: bool = False
+    """Start the speaker's mel bias at the base bias + (speaker mean mel − base-voice mean mel)."""
+
+    speaker_lr_scale: float = 1.0
+    """Learning-rate multiplier of the speaker-specific parameters (FiLM rows, mel bias)."""
 
     def validate(self) -> None:
         if self.steps <= 0 or self.lr <= 0 or self.threads <= 0:
@@ -104,9 +109,16 @@ def adapt(
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = init_from_base(base)
+    if config.bias_init:
+        offset = speaker.mel.astype(np.float32).mean(0) - replay.mel.astype(np.float32).mean(0)
+        with torch.no_grad():
+            model.mel_bias.weight[1] += torch.from_numpy(offset)
+    scales = {"film": config.speaker_lr_scale, "mel_bias": config.speaker_lr_scale}
     sources = [(speaker, 1.0 - config.replay)] + ([(replay, config.replay)] if config.replay > 0 else [])
     schedule = Schedule(steps=config.steps, lr=config.lr, final_lr_ratio=0.5, warmup=20)
-    result = train(model, sources, schedule, checkpoint, seconds=seconds, seed=config.seed, progress=progress)
+    result = train(
+        model, sources, schedule, checkpoint, seconds=seconds, seed=config.seed, progress=progress, lr_scales=scales
+    )
     return model, result
 
 

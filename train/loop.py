@@ -88,13 +88,23 @@ def train(
     save_every: int = 100,
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
+    lr_scales: dict[str, float] | None = None,
 ) -> dict:
     """Train until ``schedule.steps`` (resuming from ``checkpoint``) or ``seconds`` run out.
 
-    ``sources`` are (corpus, share of each batch). Returns {"step", "done", "loss", "seconds"}.
+    ``sources`` are (corpus, share of each batch); ``lr_scales`` maps parameter-name prefixes to
+    learning-rate multipliers. Returns {"step", "done", "loss", "seconds"}.
     """
     params = params if params is not None else list(model.parameters())
-    opt = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=schedule.weight_decay)
+    scales = lr_scales or {}
+    groups: dict[float, list] = {}
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    for p in params:
+        name = by_id.get(id(p), "")
+        scale = next((v for k, v in scales.items() if name.startswith(k)), 1.0)
+        groups.setdefault(scale, []).append(p)
+    param_groups = [{"params": ps, "lr_scale": sc} for sc, ps in groups.items()]
+    opt = torch.optim.AdamW(param_groups, lr=schedule.lr, weight_decay=schedule.weight_decay)
     step = 0
     rng = np.random.default_rng(seed)
     if checkpoint is not None and checkpoint.is_file():
@@ -122,7 +132,7 @@ def train(
             mel = torch.cat([b[1][:, :, :frames] for b in batches])
             speaker = torch.cat([b[2] for b in batches])
             for group in opt.param_groups:
-                group["lr"] = schedule.lr_at(step)
+                group["lr"] = schedule.lr_at(step) * group.get("lr_scale", 1.0)
             loss = (model(content, speaker) - mel).abs().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
