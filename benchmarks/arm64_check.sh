@@ -113,6 +113,15 @@ fi
 t=$(stamp)
 in_root "cd /opt/edge-vc && ${PIP_ENV:+export $PIP_ENV;} $SETUP" 2>&1 | tail -n 20
 phase setup_s $(( $(stamp) - t ))
+# onnxruntime >= ~1.2x crashes on import under qemu-user 7.2 (Debian 12's qemu: SIGSEGV while it probes the
+# CPU); real aarch64 hardware is not affected. For the emulated check only, fall back to an older release.
+if ! in_root "/opt/edge-vc/.venv/bin/python -c 'import onnxruntime'" >/dev/null 2>&1; then
+  ORT_QEMU="${ARM64_QEMU_ORT:-1.19.2}"
+  bad=$(in_root "/opt/edge-vc/.venv/bin/pip show onnxruntime 2>/dev/null | sed -n 's/^Version: //p'")
+  echo "onnxruntime $bad crashed on import under $(qemu-aarch64-static --version | head -1); using $ORT_QEMU for this emulated check" | tee -a "$LOG"
+  "$HOST_PY" -m pip download -q --no-deps "${AARCH64[@]}" -d "$ROOT/tmp/ort" "onnxruntime==$ORT_QEMU"
+  in_root "/opt/edge-vc/.venv/bin/pip install -q --no-index --no-deps --force-reinstall /tmp/ort/onnxruntime-$ORT_QEMU-*.whl"
+fi
 in_root "/opt/edge-vc/.venv/bin/pip list 2>/dev/null" > "$OUT/pip-list.txt"
 
 # 4. Which aarch64 wheels exist (for Debian 12's glibc 2.36 and CPython 3.11), resolved on the host.
