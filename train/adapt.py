@@ -1,9 +1,11 @@
 """Adapt the learned stage to one speaker: fine-tune the pretrained base decoder on a recording.
 
 Recipe (docs/learned-stage.md): start from ``edge_vc/data/learned/base_decoder.npz``, copy the
-base voice's FiLM row to the speaker's row, fine-tune every weight at lr 2e-4 for 1,000 steps of
-8 × 200 frames, half of each batch from the speaker and half from base-voice speech (replay, so the
-shared layers keep the base part's intelligibility). Resumable: a checkpoint is kept every 100
+base voice's FiLM row to the speaker's row and start the speaker's mel bias at the base bias plus
+the speaker's long-term mel offset (speaker mean mel − base-voice mean mel); fine-tune every weight
+at lr 2e-4 (speaker FiLM rows and bias at 5×) for 1,000 steps of 8 × 200 frames, half of each batch
+from the speaker and half from base-voice speech (replay, so the shared layers keep the base part's
+intelligibility). Resumable: a checkpoint is kept every 100
 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
 """
 
@@ -40,10 +42,10 @@ class AdaptConfig:
 
     threads: int = 2
     seed: int = 0
-    bias_init: bool = False
+    bias_init: bool = True
     """Start the speaker's mel bias at the base bias + (speaker mean mel − base-voice mean mel)."""
 
-    speaker_lr_scale: float = 1.0
+    speaker_lr_scale: float = 5.0
     """Learning-rate multiplier of the speaker-specific parameters (FiLM rows, mel bias)."""
 
     def validate(self) -> None:
