@@ -208,3 +208,26 @@ def part_runner(files: dict[str, Path], name: str, precision: str, shapes, threa
 def _first_error_line(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__
+
+
+def load_parts_voice(sidecar: str | Path, source_model: str | Path | None = None, threads: int = 1) -> PartsVoice:
+    """A PartsVoice from ``NAME.tflite.json``: TFLite parts beside it; an encoder without a TFLite (or ONNX)
+    file beside it is cut from ``source_model`` (the fp32 Piper voice) with onnx.utils.Extractor."""
+    sidecar = Path(sidecar)
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    cfg = PartsConfig.from_dict(data["edge_vc_tflite_parts"])
+    shapes = {n: [tuple(s) for s in v] for n, v in data["edge_vc_tflite_output_shapes"].items()}
+    stem = sidecar.name[: -len(".tflite.json")]
+    runners = []
+    for name in PART_NAMES:
+        tfl, onnx_file = sidecar.with_name(f"{stem}.{name}.tflite"), sidecar.with_name(f"{stem}.{name}.onnx")
+        if tfl.is_file():
+            runners.append(tflite_part(tfl, shapes[name], threads))
+        elif onnx_file.is_file():
+            runners.append(onnx_part(onnx_file, threads))
+        elif source_model is not None:
+            work = Path(tempfile.mkdtemp(prefix="edge-vc-parts-"))
+            runners.append(onnx_part(split_voice(source_model, work, cfg)[name], threads))
+        else:
+            raise FileNotFoundError(f"no {name} part beside {sidecar} and no source voice given")
+    return PartsVoice(*runners, cfg)
