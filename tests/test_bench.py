@@ -140,3 +140,13 @@ def test_eval_two_short_clips(run_cli, devdata, tmp_path):
     assert "dsp" in data["summary"] and "ceiling" in data["summary"]
     text = md.read_text()
     assert "| ashley | dsp |" in text and "| s2 | dsp |" in text
+
+
+def test_user_mistakes_get_one_line_errors(run_cli, tmp_path):
+    proc = run_cli("bench", "--quick", "--reference", str(tmp_path / "missing.wav"))
+    assert proc.returncode != 0 and b"reference recording not found" in proc.stderr
+    proc = run_cli("eval", str(tmp_path / "no-such-folder"))
+    assert proc.returncode != 0 and b"reference folder not found" in proc.stderr
+    (tmp_path / "refs").mkdir()
+    proc = run_cli("eval", str(tmp_path / "refs"), "--stage", "bogus")
+    assert proc.returncode != 0 and b"unknown voice stage bogus" in proc.stderr

@@ -154,7 +154,7 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
         raise EdgeVCError(f"cannot run the product enrollment: {product_missing}")
     unknown = [s for s in stages if s not in STAGE_BUILDERS and s != "enroll"]
     if unknown:
-        raise EdgeVCError(f"unknown voice stage {', '.join(unknown)}; known: {', '.join(STAGE_BUILDERS)}")
+        raise EdgeVCError(f"unknown voice stage {', '.join(unknown)}; known: {', '.join([*STAGE_BUILDERS, 'enroll'])}")
     speakers = find_speakers(config.folder)
     if config.max_speakers:
         speakers = dict(list(speakers.items())[: config.max_speakers])

@@ -44,6 +44,10 @@ def load_reference(config: BenchConfig, voice) -> tuple[np.ndarray, int, str]:
     """The enrollment reference, tiled or cut to ``reference_seconds``; returns (audio, rate, source)."""
     from ..audio.io import read_audio
 
+    if config.reference and not Path(config.reference).is_file():
+        from ..errors import AudioFormatError
+
+        raise AudioFormatError(f"reference recording not found: {config.reference}")
     path = Path(config.reference) if config.reference else REPO / "samples" / "en_robert.wav"
     if path.is_file():
         audio, rate = read_audio(path)
@@ -62,6 +66,10 @@ class BenchRun:
     def __init__(self, config: BenchConfig, progress: Callable[[str], None] | None = None):
         self.config = config.apply_quick()
         self.config.validate()
+        if self.config.reference and not Path(self.config.reference).is_file():
+            from ..errors import AudioFormatError
+
+            raise AudioFormatError(f"reference recording not found: {self.config.reference}")
         self.progress = progress or (lambda msg: None)
         self.threads = self.config.resolved_threads()
         self.jobs: list[Job] = []
