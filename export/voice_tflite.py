@@ -93,8 +93,10 @@ def convert_part(onnx_path: Path, work: Path, timeout: float = 1800) -> dict[str
     paths = {p: folder / f"{onnx_path.stem}_{suffix}.tflite" for p, suffix in PRECISIONS.items()}
     if done.returncode != 0 or not all(p.is_file() for p in paths.values()):
         lines = (done.stdout + done.stderr).splitlines()
-        keep = [ln for ln in lines if "onnx_op_name" in ln or "Error" in ln or "must be equal" in ln]
-        raise RuntimeError(" | ".join(dict.fromkeys(x.strip() for x in keep[-4:])) or f"exit {done.returncode}")
+        ops = [ln.split("onnx_op_name:", 1)[1].strip() for ln in lines if "onnx_op_name:" in ln]
+        errors = [ln.strip() for ln in lines if "Error" in ln or "must be equal" in ln]
+        where = f"ONNX node {ops[0]}: " if ops else ""
+        raise RuntimeError(where + (errors[-1] if errors else f"onnx2tf exit {done.returncode}"))
     return paths
 
 
