@@ -129,7 +129,7 @@ def test_int8_is_faster_on_one_thread(eval_ids):
     from export.voice_eval import interleaved_speed, onnx_renderer
 
     renderers = {"fp32": onnx_renderer(bundled_voice().model_path), "int8": onnx_renderer(JOE_INT8)}
-    fp32, int8 = interleaved_speed(renderers, eval_ids[:3], 22050, reps=3)
+    fp32, int8 = interleaved_speed(renderers, eval_ids[:2], 22050, reps=3)
     assert int8.speedup_vs_reference >= 1.3, (fp32.to_dict(), int8.to_dict())
 
 
