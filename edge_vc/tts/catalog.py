@@ -39,16 +39,26 @@ def _from_model_path(path: Path) -> VoiceFiles:
     return VoiceFiles(name, path, config)
 
 
-def installed_voices() -> list[VoiceFiles]:
-    """Voices in the store, sorted by name."""
-    folder = voices_dir()
+def _voices_in(folder: Path) -> list[VoiceFiles]:
     if not folder.is_dir():
         return []
-    found = []
-    for model in sorted(folder.glob("*.onnx")):
-        if model.with_name(model.name + ".json").is_file():
-            found.append(_from_model_path(model))
-    return found
+    return [
+        _from_model_path(model)
+        for model in sorted(folder.glob("*.onnx"))
+        if model.with_name(model.name + ".json").is_file()
+    ]
+
+
+def installed_voices() -> list[VoiceFiles]:
+    """Voices in the store, sorted by name."""
+    return _voices_in(voices_dir())
+
+
+def shipped_voices() -> list[VoiceFiles]:
+    """Exported voices shipped inside edge-vc (e.g. ``en_US-joe-medium.int8``)."""
+    from ..data import voices
+
+    return _voices_in(voices.FOLDER)
 
 
 def resolve_voice(name_or_path: str | None) -> VoiceFiles:
@@ -58,8 +68,8 @@ def resolve_voice(name_or_path: str | None) -> VoiceFiles:
     path = Path(name_or_path).expanduser()
     if name_or_path.endswith(".onnx") or path.suffix == ".onnx" or path.is_file():
         return _from_model_path(path)
-    for voice in installed_voices():
+    for voice in installed_voices() + shipped_voices():
         if voice.name == name_or_path:
             return voice
-    known = [DEFAULT_VOICE] + [v.name for v in installed_voices()]
+    known = [DEFAULT_VOICE] + [v.name for v in shipped_voices() + installed_voices()]
     raise VoiceNotFoundError(f"unknown voice '{name_or_path}'; known voices: {', '.join(known)} (or give a .onnx path)")
