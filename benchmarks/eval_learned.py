@@ -94,9 +94,7 @@ def main() -> None:
     speakers = dev_speakers()
     wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
     results = {}
-    tag = ("_bias" if args.bias_init else "") + (
-        f"_lr{args.speaker_lr_scale:g}" if args.speaker_lr_scale != 1 else ""
-    )
+    tag = ("_bias" if args.bias_init else "") + (f"_lr{args.speaker_lr_scale:g}" if args.speaker_lr_scale != 1 else "")
     if tag:
         args.out = args.out.with_name(args.out.name + tag)
     for name in wanted:

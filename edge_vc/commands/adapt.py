@@ -9,9 +9,7 @@ from .common import user_errors
 
 @click.command()
 @click.argument("name")
-@click.option(
-    "--minutes", type=float, default=5.0, show_default=True, help="Time budget; resume later if it runs out."
-)
+@click.option("--minutes", type=float, default=5.0, show_default=True, help="Time budget; resume later if it runs out.")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--vocoder", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
