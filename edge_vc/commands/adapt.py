@@ -31,8 +31,9 @@ def adapt(
 ) -> None:  # fmt: skip
     """Adapt the learned stage to profile NAME from its enrollment recording.
 
-    Fine-tunes the shipped base decoder (~3 min for 30 s of speech on 2 cores), exports it next to
-    the profile and checks a held-out probe sentence; if the check fails, the DSP stage stays.
+    Fine-tunes the shipped base decoder (75-370 s measured for 10-15 s of speech on 2 shared
+    cores), exports it next to the profile and checks held-out probe sentences; if the check
+    fails, the DSP stage stays.
     """
     import json
 
