@@ -138,8 +138,9 @@ def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, t
     assert adapted.returncode == 0, adapted.stderr.decode()[-2000:]
     status = json.loads(adapted.stdout)
     assert status["status"] == "ready" and status["steps"] == 10
-    shown = run_cli("voices", "show", "cli2")
-    assert shown.returncode == 0 and "learned" in shown.stdout.decode()
+    shown = run_cli("voices", "show", "cli2", "--json")
+    assert shown.returncode == 0, shown.stderr.decode()[-2000:]
+    assert json.loads(shown.stdout)["active_stage"] == "learned"
     out = tmp_path / "say.wav"
     said = run_cli("say", "Hello from the learned stage.", "--voice", "cli2", "-o", str(out))
     assert said.returncode == 0, said.stderr.decode()[-2000:]
