@@ -31,10 +31,15 @@ from .common import user_errors
 )  # fmt: skip
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference.")
 @click.option("--json", "as_json", is_flag=True, help="Print the coach report and profile path as JSON.")
+@click.option(
+    "--adapt", "adapt_after", is_flag=True, help="Then train the learned stage (as 'edge-vc adapt NAME'; needs torch)."
+)
+@click.option("--adapt-minutes", type=float, default=5.0, show_default=True, help="Time budget for --adapt.")
 @user_errors
 def enroll(
-    name, mic, seconds, device, wavs, strict, report, no_consent, force, base_voice, stage, converter, threads, as_json
-):
+    name, mic, seconds, device, wavs, strict, report, no_consent, force, base_voice, stage, converter, threads, as_json,
+    adapt_after, adapt_minutes,
+):  # fmt: skip
     """Enroll speaker NAME from the microphone (--mic) or recordings (--wav FILE...)."""
     import json
 
@@ -51,3 +56,7 @@ def enroll(
         click.echo(json.dumps({"profile": str(profile.path), "stage": profile.stage_kind, **coach.to_dict()}, indent=2))
     else:
         click.echo(f"enrolled {name}: {profile.stage_kind} stage on {profile.base.get('voice')} -> {profile.path}")
+    if adapt_after:
+        from .adapt import adapt
+
+        click.get_current_context().invoke(adapt, name=name, minutes=adapt_minutes, threads=threads or 2)
