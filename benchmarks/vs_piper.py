@@ -82,8 +82,8 @@ def compare(threads: int = 1, reps: int = 7, text: str = PARAGRAPH) -> dict:
             results[name].append(fn())
 
     def summary(rows):
-        firsts, totals, audio = zip(*rows)
-        rtfs = [t / a for t, a in zip(totals, audio)]
+        firsts, totals, audio = zip(*rows, strict=True)
+        rtfs = [t / a for t, a in zip(totals, audio, strict=True)]
         return {
             "first_audio_s": statistics.median(firsts),
             "first_audio_spread_s": [min(firsts), max(firsts)],
