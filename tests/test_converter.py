@@ -125,13 +125,14 @@ def test_weight_norm_checkpoint_loads_with_identical_output():
         load_openvoice_state_dict(ToneColorConverter(ConverterConfig.tiny()), broken)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny random converter saved as an OpenVoice checkpoint + config, then exported to ONNX."""
+def export_random_converter(folder, seed: int, record_checkpoint: bool = True):
+    """A tiny random converter saved as an OpenVoice checkpoint + config, then exported to ONNX.
+
+    Returns (loaded model, config, export result). Test fixture only: random weights are no voice.
+    """
     from export.converter import export_converter_model, load_checkpoint
 
-    folder = tmp_path_factory.mktemp("converter")
-    model = _random_weight_norm_state(1)
+    model = _random_weight_norm_state(seed)
     torch.save({"model": model.state_dict()}, folder / "checkpoint.pth")
     config = model.config.to_dict()
     data_keys = ("sampling_rate", "filter_length", "hop_length", "win_length")
@@ -141,7 +142,16 @@ def exported(tmp_path_factory):
     }
     (folder / "config.json").write_text(json.dumps(payload))
     loaded, cfg, _ = load_checkpoint(folder / "checkpoint.pth", folder / "config.json")
-    result = export_converter_model(loaded, cfg, folder / "random-converter.onnx", "onnx", folder / "checkpoint.pth")
+    source = folder / "checkpoint.pth" if record_checkpoint else None
+    extra = (source,) if source is not None else ()
+    result = export_converter_model(loaded, cfg, folder / "random-converter.onnx", "onnx", *extra)
+    return loaded, cfg, result
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("converter")
+    loaded, cfg, result = export_random_converter(folder, seed=1)
     return folder, loaded, cfg, result
 
 

@@ -6,8 +6,6 @@ say use the converter stage. A random converter is not a voice.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,21 +15,10 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def random_converter(tmp_path_factory):
-    from export.converter import export_converter_model, load_checkpoint
-    from tests.test_converter import _random_weight_norm_state
+    from tests.test_converter import export_random_converter
 
     folder = tmp_path_factory.mktemp("enroll_converter")
-    model = _random_weight_norm_state(3)
-    torch.save({"model": model.state_dict()}, folder / "checkpoint.pth")
-    config = model.config.to_dict()
-    data_keys = ("sampling_rate", "filter_length", "hop_length", "win_length")
-    payload = {
-        "data": {**{k: config[k] for k in data_keys}, "n_speakers": 0},
-        "model": {k: v for k, v in config.items() if k not in data_keys},
-    }
-    (folder / "config.json").write_text(json.dumps(payload))
-    loaded, cfg, _ = load_checkpoint(folder / "checkpoint.pth", folder / "config.json")
-    return export_converter_model(loaded, cfg, folder / "random-converter.onnx", "onnx").model_path
+    return export_random_converter(folder, seed=3, record_checkpoint=False)[2].model_path
 
 
 @pytest.mark.slow
