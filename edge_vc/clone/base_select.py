@@ -129,7 +129,8 @@ def choose_base(
 ) -> tuple[BaseChoice, list[BaseChoice]]:
     """(best, all evaluated) base voices for the enrollment embedding ``target``."""
     evaluated: list[BaseChoice] = []
-    for files in candidate_voices(base):
+    candidates = candidate_voices(base)
+    for files in candidates:
         progress = None
         if progress_factory is not None:
             n = VoiceConfig.load(files.config_path).num_speakers
@@ -143,7 +144,7 @@ def choose_base(
                 log(f"skipped base voice {files.name}: {exc}")
             continue
         evaluated.append(choice)
-        if log:
+        if log and len(candidates) > 1:  # with one candidate the final explanation says it all
             log(f"base voice {choice.voice}: similarity {choice.similarity:.3f} ({choice.note})")
     if not evaluated:
         raise ModelLoadError("no usable base voice")
