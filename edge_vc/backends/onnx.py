@@ -21,6 +21,9 @@ def create_session(model: str | Path | bytes, threads: int | None = None):
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    # A voice runs as two sessions (encoder, decoder) taking turns: idle pools must not spin on the
+    # cores the other session is using (measured 1.46x slower at 2 threads with spinning on).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
