@@ -252,61 +252,41 @@ def run_coach(
     return CoachReport(findings, audio, sample_rate, min(total, config.max_seconds), speech_s, m)
 
 
+def _threshold_finding(check: str, value: float, limit: float, failed: bool, warn: str, ok: str) -> Finding:
+    """A "warn" finding with advice when ``failed``, else an "ok" one; both carry value and limit."""
+    return Finding(check, "warn" if failed else "ok", warn if failed else ok, value, limit)
+
+
 def _signal_checks(clipped, a16, power, speech, speech_s, config: CoachConfig, m) -> list[Finding]:
-    out: list[Finding] = []
     snr = measures.snr_db(power, speech)
-    m["snr_db"] = snr
-    if snr < config.min_snr_db:
-        out.append(
-            Finding(
-                "noise", "warn",
-                f"background noise: speech is only {snr:.0f} dB above the noise floor (want {config.min_snr_db:.0f}+): "
-                "record in a quieter place, away from fans and traffic, closer to the microphone",
-                snr, config.min_snr_db,
-            )
-        )  # fmt: skip
-    else:
-        out.append(Finding("noise", "ok", f"speech {snr:.0f} dB above the noise floor", snr, config.min_snr_db))
-
     decay = measures.reverb_time_s(a16)
-    m["decay_time_s"] = decay
-    if decay > config.max_decay_time_s:
-        out.append(
-            Finding(
-                "reverb", "warn",
-                f"reverberant room (decay index {decay:.2f} s, want under {config.max_decay_time_s:.2f} s): "
-                "record in a smaller room with soft furnishings, or closer to the microphone",
-                decay, config.max_decay_time_s,
-            )
-        )  # fmt: skip
-    else:
-        out.append(Finding("reverb", "ok", f"decay index {decay:.2f} s", decay, config.max_decay_time_s))
-
-    m["clipped_share"] = clipped
-    if clipped > config.max_clipped_share:
-        out.append(
-            Finding(
-                "clipping", "warn",
-                f"clipping: {clipped:.2%} of samples are flattened peaks: lower the input gain or move back a little",
-                clipped, config.max_clipped_share,
-            )
-        )  # fmt: skip
-    else:
-        out.append(Finding("clipping", "ok", "no clipping", clipped, config.max_clipped_share))
-
     level = measures.active_speech_level_db(power, speech)
-    m["level_dbfs"] = level
-    if level < config.min_level_dbfs:
-        out.append(
-            Finding(
-                "level", "warn",
-                f"too quiet: speech at {level:.0f} dBFS (want above {config.min_level_dbfs:.0f}): "
-                "raise the input gain or speak closer to the microphone",
-                level, config.min_level_dbfs,
-            )
-        )  # fmt: skip
-    else:
-        out.append(Finding("level", "ok", f"speech level {level:.0f} dBFS", level, config.min_level_dbfs))
+    m["snr_db"], m["decay_time_s"], m["clipped_share"], m["level_dbfs"] = snr, decay, clipped, level
+    out = [
+        _threshold_finding(
+            "noise", snr, config.min_snr_db, snr < config.min_snr_db,
+            f"background noise: speech is only {snr:.0f} dB above the noise floor (want {config.min_snr_db:.0f}+): "
+            "record in a quieter place, away from fans and traffic, closer to the microphone",
+            f"speech {snr:.0f} dB above the noise floor",
+        ),
+        _threshold_finding(
+            "reverb", decay, config.max_decay_time_s, decay > config.max_decay_time_s,
+            f"reverberant room (decay index {decay:.2f} s, want under {config.max_decay_time_s:.2f} s): "
+            "record in a smaller room with soft furnishings, or closer to the microphone",
+            f"decay index {decay:.2f} s",
+        ),
+        _threshold_finding(
+            "clipping", clipped, config.max_clipped_share, clipped > config.max_clipped_share,
+            f"clipping: {clipped:.2%} of samples are flattened peaks: lower the input gain or move back a little",
+            "no clipping",
+        ),
+        _threshold_finding(
+            "level", level, config.min_level_dbfs, level < config.min_level_dbfs,
+            f"too quiet: speech at {level:.0f} dBFS (want above {config.min_level_dbfs:.0f}): "
+            "raise the input gain or speak closer to the microphone",
+            f"speech level {level:.0f} dBFS",
+        ),
+    ]  # fmt: skip
 
     rate = measures.syllable_rate(a16, speech_s)
     m["syllable_rate"] = rate
