@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 {
   cat results/_summary.md
-  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_bias_lr5 \
-              learned_stage multispeaker bench device-runtime; do
+  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_f0 \
+              multispeaker bench device-runtime; do
     echo
     echo "---"
     echo

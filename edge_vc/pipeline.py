@@ -45,7 +45,9 @@ class Speaker:
         if adjust is not None:
             syn = adjust(syn)
         for chunk in self.voice.synthesize(text, syn):
-            yield self.stage.process(chunk)
+            out = self.stage.process(chunk)
+            if out.audio.size or out.is_last:  # a stage may gather input before it answers
+                yield out
 
     def speak(self, text: str | Iterable[str], sinks: list[AudioSink], syn: SynthesisConfig | None = None) -> float:
         """Synthesize into every sink; returns seconds of audio produced."""

@@ -42,6 +42,9 @@ class DecoderConfig:
     dropout: float = 0.2
     """Dropout on the (standardised) input features while training."""
 
+    pitch_dim: int = 0
+    """Width of the pitch input (``edge_vc.features.pitch``: log-F0, voicing); 0 = no pitch input."""
+
     @staticmethod
     def from_dict(data: dict[str, Any]) -> DecoderConfig:
         known = {f.name for f in fields(DecoderConfig)}
@@ -65,6 +68,8 @@ class DecoderConfig:
             raise ValueError("decoder sizes must be > 0")
         if not self.dilations or min(self.dilations) <= 0:
             raise ValueError("dilations must be a non-empty list of positive ints")
+        if self.pitch_dim < 0:
+            raise ValueError("pitch_dim must be >= 0")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
 
@@ -81,7 +86,7 @@ class Block(nn.Module):
 
 
 class VoiceDecoder(nn.Module):
-    """forward(content [B, T, D], speaker [B]) → log-mel [B, n_mels, T]."""
+    """forward(content [B, T, D], speaker [B], pitch [B, T, P] if pitch_dim) → log-mel [B, n_mels, T]."""
 
     def __init__(self, config: DecoderConfig) -> None:
         super().__init__()
@@ -90,6 +95,7 @@ class VoiceDecoder(nn.Module):
         self.register_buffer("content_mean", torch.zeros(config.content_dim))
         self.register_buffer("content_std", torch.ones(config.content_dim))
         self.inp = nn.Conv1d(config.content_dim, c, 1)
+        self.pitch_inp = nn.Conv1d(config.pitch_dim, c, 1) if config.pitch_dim else None
         self.blocks = nn.ModuleList(Block(c, config.kernel, d) for d in config.dilations)
         self.film = nn.Embedding(config.n_speakers, 2 * c * len(config.dilations))
         nn.init.zeros_(self.film.weight)
@@ -101,10 +107,14 @@ class VoiceDecoder(nn.Module):
         self.content_mean.copy_(mean)
         self.content_std.copy_(std.clamp_min(1e-3))
 
-    def forward(self, content: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+    def forward(self, content: torch.Tensor, speaker: torch.Tensor, pitch: torch.Tensor | None = None) -> torch.Tensor:
         x = ((content - self.content_mean) / self.content_std).transpose(1, 2)
         x = F.dropout(x, self.config.dropout, self.training)
         x = self.inp(x)
+        if self.pitch_inp is not None:
+            if pitch is None:
+                raise ValueError("this decoder needs a pitch input")
+            x = x + self.pitch_inp(pitch.transpose(1, 2))
         film = self.film(speaker).view(speaker.shape[0], len(self.blocks), 2, -1)
         for i, block in enumerate(self.blocks):
             x = block(x, film[:, i, 0], film[:, i, 1])
@@ -112,12 +122,12 @@ class VoiceDecoder(nn.Module):
 
 
 class SpeakerDecoder(nn.Module):
-    """The decoder fixed to one speaker: forward(content [1, T, D]) → log-mel [1, n_mels, T] (for export)."""
+    """The decoder fixed to one speaker: forward(content [1, T, D][, pitch [1, T, P]]) → log-mel [1, n_mels, T]."""
 
     def __init__(self, decoder: VoiceDecoder, speaker: int = 1) -> None:
         super().__init__()
         self.decoder = decoder
         self.register_buffer("speaker", torch.tensor([speaker], dtype=torch.long))
 
-    def forward(self, content: torch.Tensor) -> torch.Tensor:
-        return self.decoder(content, self.speaker.expand(content.shape[0]))
+    def forward(self, content: torch.Tensor, pitch: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(content, self.speaker.expand(content.shape[0]), pitch)

@@ -53,11 +53,16 @@ def test_decoder_onnx_matches_torch(tmp_path):
     assert diff <= 1e-3
     session = create_session(tmp_path / "decoder.onnx", threads=1)
     assert read_metadata(session)["kind"] == "edge-vc/learned-decoder"
-    content = np.random.default_rng(0).normal(size=(1, 90, 384)).astype(np.float32)
-    got = session.run(None, {"content": content})[0]
+    rng = np.random.default_rng(0)
+    feeds = {"content": rng.normal(size=(1, 90, 384)).astype(np.float32)}
+    if model.config.pitch_dim:  # log-F0 re 150 Hz and voicing
+        feeds["pitch"] = np.stack([rng.normal(0, 0.5, 90), rng.random(90) > 0.4], -1)[None].astype(np.float32)
+    assert [i.name for i in session.get_inputs()] == list(feeds)
+    got = session.run(None, feeds)[0]
     assert got.shape == (1, 80, 90)
     with torch.no_grad():
-        base = model(torch.from_numpy(content), torch.zeros(1, dtype=torch.long)).numpy()
+        inputs = {k: torch.from_numpy(v) for k, v in feeds.items()}
+        base = model(inputs["content"], torch.zeros(1, dtype=torch.long), inputs.get("pitch")).numpy()
     assert np.abs(got - base).max() > 1e-2  # speaker 1 is exported, not the base voice
 
 
@@ -120,8 +125,16 @@ def test_adaptation_interrupt_resume_and_gate(learned_home):
     assert json.loads((profile / "learned" / "learned.json").read_text())["status"] == "rejected"
     stage = LearnedStage.for_profile(profile, threads=2, vocoder="fp32")
     tone = (0.3 * np.sin(2 * np.pi * 150 * np.arange(22050) / 22050)).astype(np.float32)
-    out = stage.process(AudioChunk(22050, tone, text="x"))
-    assert out.audio.shape == tone.shape and np.isfinite(out.audio).all() and np.abs(out.audio).max() > 1e-3
+    whole = stage.process(AudioChunk(22050, tone, text="x", is_last=True))
+    assert whole.audio.shape == tone.shape and np.isfinite(whole.audio).all() and np.abs(whole.audio).max() > 1e-3
+    # streamed in pieces: short pieces are gathered (empty answers) until 1 s is there; each render
+    # holds back its last 0.2 s for the next; the last piece flushes; together they cover the input
+    tone2 = np.tile(tone, 2)
+    pieces = [tone2[:4096], tone2[4096:12288], tone2[12288:28672], tone2[28672:]]
+    outs = [stage.process(AudioChunk(22050, p, is_last=i == 3)).audio for i, p in enumerate(pieces)]
+    assert outs[0].size == outs[1].size == 0 and outs[2].size == 28672 - int(0.2 * 22050)
+    assert sum(o.size for o in outs) == tone2.size
+    assert np.isfinite(np.concatenate(outs)).all() and np.abs(outs[2]).max() > 1e-3
 
 
 @pytest.mark.slow

@@ -3,10 +3,11 @@
 Recipe (docs/learned-stage.md): start from ``edge_vc/data/learned/base_decoder.npz``, copy the
 base voice's FiLM row to the speaker's row and start the speaker's mel bias at the base bias plus
 the speaker's long-term mel offset (speaker mean mel − base-voice mean mel); fine-tune every weight
-at lr 2e-4 (speaker FiLM rows and bias at 5×) for 1,000 steps of 8 × 200 frames, half of each batch
+at lr 2e-4 (speaker FiLM rows and bias at 10×) for 1,000 steps of 8 × 200 frames, half of each batch
 from the speaker and half from base-voice speech (replay, so the shared layers keep the base part's
-intelligibility). Resumable: a checkpoint is kept every 100
-steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
+intelligibility). A base decoder with a pitch input also gets the pitch map (base-voice range →
+speaker range) stored in the exported decoder's metadata. Resumable: a checkpoint is kept every
+100 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edge_vc.features.pitch import PitchMap
 from models.voice_decoder import SpeakerDecoder, VoiceDecoder
 
 from .loop import Corpus, Schedule, train
@@ -45,47 +47,70 @@ class AdaptConfig:
     bias_init: bool = True
     """Start the speaker's mel bias at the base bias + (speaker mean mel − base-voice mean mel)."""
 
-    speaker_lr_scale: float = 5.0
+    speaker_lr_scale: float = 10.0
     """Learning-rate multiplier of the speaker-specific parameters (FiLM rows, mel bias)."""
+
+    content_shifts: tuple[float, ...] = (1.0,)
+    """Voice shifts of the speaker's content versions (perturbation; see ``shifted_content``)."""
 
     def validate(self) -> None:
         if self.steps <= 0 or self.lr <= 0 or self.threads <= 0:
             raise ValueError("steps, lr and threads must be > 0")
         if not 0 <= self.replay < 1:
             raise ValueError("replay must be in [0, 1)")
+        if not self.content_shifts or not all(0.5 <= k <= 2.0 for k in self.content_shifts):
+            raise ValueError("content_shifts must be a non-empty list of factors in [0.5, 2]")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["content_shifts"] = list(self.content_shifts)
+        return data
 
 
-def replay_corpus(minutes: float, threads: int = 2, seed: int = 4321) -> Corpus:
+def replay_corpus(minutes: float, threads: int = 2, seed: int = 4321, pitch: bool = False) -> Corpus:
     """Base-voice speech for replay: synthesized and encoded once, cached under EDGE_VC_HOME/cache."""
     from edge_vc.config import cache_dir
     from edge_vc.features.content import ContentEncoder
     from edge_vc.features.hifigan_mel import hifigan_log_mel
+    from edge_vc.features.pitch import pitch_features
     from edge_vc.tts.voice import BaseVoice
 
     from .sentences import generate
 
-    path = cache_dir() / "learned" / f"replay_{minutes:g}min_{seed}.npz"
+    path = cache_dir() / "learned" / f"replay_{minutes:g}min_{seed}{'_f0' if pitch else ''}.npz"
     if path.is_file():
         return Corpus.load(path, speaker=0)
     voice = BaseVoice.load(threads=threads)
     encoder = ContentEncoder.load(threads=threads)
-    contents, mels, total = [], [], 0.0
+    contents, mels, pitches, total = [], [], [], 0.0
     for sentence in generate(int(minutes * 30) + 20, seed):
         audio = np.concatenate([c.audio for c in voice.synthesize(sentence)])
         mel = hifigan_log_mel(audio, voice.sample_rate)
         contents.append(encoder.encode(audio, voice.sample_rate, mel.shape[0]).astype(np.float16))
         mels.append(mel.astype(np.float16))
+        if pitch:
+            pitches.append(pitch_features(audio, voice.sample_rate, mel.shape[0]).astype(np.float16))
         total += audio.size / voice.sample_rate
         if total >= minutes * 60:
             break
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, content=np.concatenate(contents), mel=np.concatenate(mels))
+    arrays = {"content": np.concatenate(contents), "mel": np.concatenate(mels)}
+    if pitch:
+        arrays["pitch"] = np.concatenate(pitches)
+    np.savez(tmp, **arrays)
     tmp.replace(path)
     return Corpus.load(path, speaker=0)
+
+
+def corpora(
+    audio: np.ndarray, rate: int, encoder, config: AdaptConfig, base: Path = BASE_DECODER
+) -> tuple[Corpus, Corpus, PitchMap | None]:
+    """The speaker's corpus, the replay corpus and (for a decoder with pitch input) the pitch map."""
+    pitch = load_npz(base).config.pitch_dim > 0
+    speaker = Corpus.from_audio(audio, rate, encoder, speaker=1, pitch=pitch, shifts=tuple(config.content_shifts))
+    replay = replay_corpus(config.replay_minutes, threads=config.threads, pitch=pitch)
+    return speaker, replay, PitchMap.between(replay.pitch, speaker.pitch) if pitch else None
 
 
 def init_from_base(base: Path = BASE_DECODER) -> VoiceDecoder:
@@ -113,6 +138,7 @@ def adapt(
     model = init_from_base(base)
     if config.bias_init:
         offset = speaker.mel.astype(np.float32).mean(0) - replay.mel.astype(np.float32).mean(0)
+        # (pseudo-voice pretraining: the base row already spans pitch; the bias still moves the channel)
         with torch.no_grad():
             model.mel_bias.weight[1] += torch.from_numpy(offset)
     scales = {"film": config.speaker_lr_scale, "mel_bias": config.speaker_lr_scale}
@@ -131,11 +157,13 @@ def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], sp
     from edge_vc.backends.onnx import create_session
 
     wrapper = SpeakerDecoder(model.eval(), speaker).eval()
-    dummy = torch.randn(1, 173, model.config.content_dim)
+    pitch_dim = model.config.pitch_dim
+    dummy = (torch.randn(1, 173, model.config.content_dim),) + ((torch.randn(1, 173, pitch_dim),) if pitch_dim else ())
+    names = ["content"] + (["pitch"] if pitch_dim else [])
     tmp = path.with_suffix(".tmp.onnx")
     torch.onnx.export(
-        wrapper, (dummy,), str(tmp), input_names=["content"], output_names=["mel"], opset_version=17,
-        dynamic_axes={"content": {1: "frames"}, "mel": {2: "frames"}}, dynamo=False,
+        wrapper, dummy, str(tmp), input_names=names, output_names=["mel"], opset_version=17,
+        dynamic_axes={**{n: {1: "frames"} for n in names}, "mel": {2: "frames"}}, dynamo=False,
     )  # fmt: skip
     proto = onnx.load(str(tmp))
     del proto.metadata_props[:]
@@ -143,10 +171,12 @@ def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], sp
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, str(value)
     onnx.save(proto, str(tmp))
-    probe = torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean
+    probe = (torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean,)
+    if pitch_dim:
+        probe += (torch.randn(1, 311, pitch_dim) * 0.5,)
     with torch.no_grad():
-        expected = wrapper(probe).numpy()
-    got = create_session(tmp, threads=1).run(None, {"content": probe.numpy()})[0]
+        expected = wrapper(*probe).numpy()
+    got = create_session(tmp, threads=1).run(None, {n: t.numpy() for n, t in zip(names, probe, strict=True)})[0]
     tmp.replace(path)
     return float(np.abs(got - expected).max())
 
@@ -159,8 +189,15 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def metadata_for(config: AdaptConfig, result: dict, speaker_seconds: float, base: Path = BASE_DECODER) -> dict:
-    return {
+def metadata_for(
+    config: AdaptConfig,
+    result: dict,
+    speaker_seconds: float,
+    base: Path = BASE_DECODER,
+    pitch_map: PitchMap | None = None,
+) -> dict:
+    extra = {"pitch_map": json.dumps(pitch_map.to_dict())} if pitch_map is not None else {}
+    return extra | {
         "kind": "edge-vc/learned-decoder",
         "base_decoder_sha256": file_sha256(base),
         "adapt": json.dumps(config.to_dict()),

@@ -20,8 +20,7 @@ import numpy as np
 
 from edge_vc.clone.stages.learned import DECODER_FILE, LEARNED_DIR, STATUS_FILE
 
-from .adapt import AdaptConfig, adapt, export_decoder, metadata_for, now, replay_corpus
-from .loop import Corpus
+from .adapt import AdaptConfig, adapt, corpora, export_decoder, metadata_for, now
 
 PROBES = (
     "The weather today is sunny with a light breeze from the west.",
@@ -132,8 +131,7 @@ def run_adaptation(
     if audio.size < 3 * rate:
         raise ProfileError(f"{profile_dir.name}: enrollment is {audio.size / rate:.1f} s; need at least 3 s")
     echo(f"preparing features ({audio.size / rate:.1f} s of enrollment speech, base-voice replay)")
-    speaker = Corpus.from_audio(audio, rate, ContentEncoder.load(threads=config.threads), speaker=1)
-    replay = replay_corpus(config.replay_minutes, threads=config.threads)
+    speaker, replay, pitch_map = corpora(audio, rate, ContentEncoder.load(threads=config.threads), config)
     budget = minutes * 60 - (time.monotonic() - start) - EXPORT_RESERVE_S
     if budget <= 5:
         raise ProfileError(f"--minutes {minutes} leaves no time to train; give it at least 2 minutes")
@@ -154,7 +152,7 @@ def run_adaptation(
                       "run `edge-vc adapt` again to resume")  # fmt: skip
         _write_status(folder, status)
         return status
-    meta = metadata_for(config, result, audio.size / rate)
+    meta = metadata_for(config, result, audio.size / rate, pitch_map=pitch_map)
     status["onnx_max_abs_diff"] = export_decoder(model, folder / DECODER_FILE, meta)
     status["decoder_bytes"] = (folder / DECODER_FILE).stat().st_size
     report = quality_gate(profile_dir, (audio, rate), config.threads, vocoder, gate)

