@@ -86,3 +86,25 @@ def pitch_shaper(params):
 
     st = DSPStage(params, SR, apply_eq=False)
     return lambda b: st.shape_voice(b)
+
+
+def finish(ctx, pred, args, model, res, feat_s, extra: dict, pre=None):
+    """Render, score (VFL to enrollment and held-out clip, WER), save the wav/state and append a result line."""
+    import json
+
+    import torch
+
+    from edge_vc.audio.io import write_wav
+
+    _, _, held = ctx.speakers[args.speaker]
+    v, w, out = ctx.run(pred, args.speaker, pre=pre)
+    vh = ctx.emb.similarity(out, SR, held, SR) if held is not None else None
+    stem = f".cache/learned/probe/{args.speaker}_{args.tag}"
+    write_wav(stem + ".wav", out, SR)
+    r = dict(speaker=args.speaker, tag=args.tag, **extra, feat_s=round(feat_s, 1))
+    r |= dict(train_s=round(res["seconds"], 1), loss=res["loss"], vfl=round(v, 3))
+    r |= dict(vfl_held=vh and round(vh, 3), wer=round(w, 3))
+    print(json.dumps(r), flush=True)
+    with open(".cache/learned/probe/results.jsonl", "a") as f:
+        f.write(json.dumps(r) + "\n")
+    torch.save(model.state_dict(), stem + ".pt")

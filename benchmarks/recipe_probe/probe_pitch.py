@@ -1,6 +1,5 @@
 # ruff: noqa: E402, F403, F405  (probe scripts: path set-up before imports, shared helpers via *)
 import argparse
-import json
 import sys
 import time
 
@@ -57,24 +56,4 @@ def pred(c):
         return model(torch.from_numpy(c), torch.tensor([1]), torch.from_numpy(cur["pitch"])).numpy()
 
 
-v, w, out = ctx.run(pred, a.speaker, pre=pre)
-vh = ctx.emb.similarity(out, SR, held, SR) if held is not None else None
-from edge_vc.audio.io import write_wav
-
-write_wav(f".cache/learned/probe/{a.speaker}_{a.tag}.wav", out, SR)
-r = dict(
-    speaker=a.speaker,
-    tag=a.tag,
-    base=a.base,
-    shifts=a.shifts,
-    lr=a.lr,
-    feat_s=round(feat_s, 1),
-    train_s=round(res["seconds"], 1),
-    loss=res["loss"],
-    vfl=round(v, 3),
-    vfl_held=vh and round(vh, 3),
-    wer=round(w, 3),
-)
-print(json.dumps(r), flush=True)
-open(".cache/learned/probe/results.jsonl", "a").write(json.dumps(r) + "\n")
-torch.save(model.state_dict(), f".cache/learned/probe/{a.speaker}_{a.tag}.pt")
+finish(ctx, pred, a, model, res, feat_s, dict(base=a.base, shifts=a.shifts, lr=a.lr), pre=pre)
