@@ -152,9 +152,8 @@ def adapt(
 
 def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], speaker: int = 1) -> float:
     """Write the decoder fixed to ``speaker`` as ONNX (dynamic length); returns max |ONNX - torch| on mel."""
-    import onnx
-
     from edge_vc.backends.onnx import create_session
+    from export.speaker_encoder import set_onnx_metadata
 
     wrapper = SpeakerDecoder(model.eval(), speaker).eval()
     pitch_dim = model.config.pitch_dim
@@ -165,12 +164,7 @@ def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], sp
         wrapper, dummy, str(tmp), input_names=names, output_names=["mel"], opset_version=17,
         dynamic_axes={**{n: {1: "frames"} for n in names}, "mel": {2: "frames"}}, dynamo=False,
     )  # fmt: skip
-    proto = onnx.load(str(tmp))
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, str(value)
-    onnx.save(proto, str(tmp))
+    set_onnx_metadata(tmp, metadata)
     probe = (torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean,)
     if pitch_dim:
         probe += (torch.randn(1, 311, pitch_dim) * 0.5,)

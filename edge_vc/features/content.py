@@ -90,12 +90,16 @@ class ContentEncoder:
         n_windows = max(1, -(-audio16.size // WINDOW_SAMPLES))
         frames = [self.encode_window(audio16[w * WINDOW_SAMPLES : (w + 1) * WINDOW_SAMPLES]) for w in range(n_windows)]
         feats = np.concatenate(frames, axis=0)
-        position = frame_times(n_frames) * ENCODER_RATE
-        position = np.clip(position, 0, feats.shape[0] - 1)
-        low = np.floor(position).astype(np.int64)
-        high = np.minimum(low + 1, feats.shape[0] - 1)
-        frac = (position - low)[:, None].astype(np.float32)
-        return feats[low] * (1.0 - frac) + feats[high] * frac
+        return interpolate_frames(feats, frame_times(n_frames) * ENCODER_RATE)
+
+
+def interpolate_frames(feats: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Rows of ``feats`` linearly interpolated at fractional row ``position``s (clipped to the ends)."""
+    position = np.clip(position, 0, feats.shape[0] - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, feats.shape[0] - 1)
+    frac = (position - low)[:, None].astype(np.float32)
+    return feats[low] * (1.0 - frac) + feats[high] * frac
 
 
 def shifted_content(
@@ -112,9 +116,4 @@ def shifted_content(
         return encoder.encode(audio, sample_rate, n_frames)
     shifted = resample(np.asarray(audio, dtype=np.float32), sample_rate, int(round(sample_rate / shift)))
     m = max(2, int(round(n_frames / shift)))
-    feats = encoder.encode(shifted, sample_rate, m)
-    position = np.linspace(0, m - 1, n_frames)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, m - 1)
-    frac = (position - low)[:, None].astype(np.float32)
-    return feats[low] * (1.0 - frac) + feats[high] * frac
+    return interpolate_frames(encoder.encode(shifted, sample_rate, m), np.linspace(0, m - 1, n_frames))
