@@ -20,6 +20,15 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
+def base_voice(base_voice):
+    """The session's base voice without generator noise, so every run estimates from the same audio.
+
+    With noise the base renditions differ per run and the pitch check below failed 1 run in 4.
+    """
+    return replace(base_voice, config=replace(base_voice.config, noise_scale=0.0, noise_w=0.0))
+
+
+@pytest.fixture(scope="module")
 def base_chunks(base_voice):
     """Three real base-voice chunks (the first sentence is cut at its clause)."""
     chunks = list(base_voice.synthesize(" ".join(SENTENCES)))
