@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..clone.stages.dsp_analysis import HOP_S, yin_f0
+from ..clone.stages.dsp_analysis import HOP_S, F0Track, yin_f0
 from .hifigan_mel import frame_times
 
 REFERENCE_HZ = 150.0
@@ -45,12 +45,12 @@ def pitch_features(audio: np.ndarray, sample_rate: int, n_frames: int) -> np.nda
 
 
 def pitch_stats(f0: np.ndarray) -> tuple[float, float]:
-    """(median, robust spread) of voiced frames in semitones re 1 Hz (spread: 10–90 % range / 2.56)."""
-    st = 12.0 * np.log2(f0[f0 > 0])
+    """(median, robust spread) of voiced frames in semitones re 1 Hz (``F0Track``'s spread, at least 0.1)."""
+    track = F0Track(np.asarray(f0, dtype=np.float64))
+    st = track.semitones()
     if st.size < 5:
         raise ValueError("too little voiced speech to measure pitch")
-    lo, hi = np.percentile(st, [10, 90])
-    return float(np.median(st)), float(max((hi - lo) / 2.5631, 0.1))
+    return float(np.median(st)), float(max(track.spread_semitones(), 0.1))
 
 
 def frame_stats(pitch: np.ndarray) -> tuple[float, float]:
