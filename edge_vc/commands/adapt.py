@@ -12,7 +12,10 @@ from .common import user_errors
 @click.option("--minutes", type=float, default=5.0, show_default=True, help="Time budget; resume later if it runs out.")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
 @click.option("--threads", type=int, default=2, show_default=True)
-@click.option("--vocoder", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
+@click.option(
+    "--vocoder", type=click.Choice(["fp32", "int8", "source-filter"]), default="fp32", show_default=True,
+    help="HiFi-GAN fp32 or INT8 ONNX, or the numpy source-filter renderer (several times cheaper, no model file).",
+)  # fmt: skip
 @click.option("--max-wer", type=float, default=0.2, show_default=True, help="Quality gate: highest probe WER.")
 @click.option(
     "--min-gain", type=float, default=0.02, show_default=True,

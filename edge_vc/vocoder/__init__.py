@@ -1,5 +1,6 @@
-"""Neural vocoders (ONNX at run time)."""
+"""Vocoders of the learned stage: HiFi-GAN V1 universal (ONNX) and a numpy source-filter renderer."""
 
-from .vocoder import Vocoder, vocoder_path
+from .source_filter import SOURCE_FILTER, SourceFilterVocoder
+from .vocoder import VOCODERS, Vocoder, load_vocoder, vocoder_path
 
-__all__ = ["Vocoder", "vocoder_path"]
+__all__ = ["SOURCE_FILTER", "VOCODERS", "SourceFilterVocoder", "Vocoder", "load_vocoder", "vocoder_path"]

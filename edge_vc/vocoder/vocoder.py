@@ -15,11 +15,14 @@ import numpy as np
 from ..backends.onnx import create_session, read_metadata
 from ..config import data_home
 from ..errors import ModelLoadError
+from .source_filter import SOURCE_FILTER, SourceFilterVocoder
 
 VOCODER_NAME = "hifigan_universal"
 PRECISIONS = ("int8", "fp32")
 DEFAULT_PRECISION = "fp32"
 """fp32 until the INT8 build is transparent (see docs/learned-stage.md: INT8 adds audible noise)."""
+VOCODERS = (*PRECISIONS, SOURCE_FILTER)
+"""What the learned stage can render with: HiFi-GAN (INT8 or fp32 ONNX) or the numpy source-filter renderer."""
 
 
 def vocoder_dir() -> Path:
@@ -61,7 +64,17 @@ class Vocoder:
             precision=meta.get("precision", precision),
         )
 
-    def __call__(self, log_mel: np.ndarray) -> np.ndarray:
+    def __call__(self, log_mel: np.ndarray, pitch: np.ndarray | None = None) -> np.ndarray:
+        """Audio of ``log_mel`` [T, 80] (``pitch`` is not needed: HiFi-GAN infers F0 from the mel)."""
         mel = np.ascontiguousarray(np.asarray(log_mel, dtype=np.float32).T[None])
         audio = self.session.run(None, {"mel": mel})[0]
         return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+
+def load_vocoder(name: str = DEFAULT_PRECISION, threads: int | None = None) -> Vocoder | SourceFilterVocoder:
+    """A vocoder by name: ``fp32`` or ``int8`` (HiFi-GAN ONNX, built once) or ``source-filter`` (no file)."""
+    if name == SOURCE_FILTER:
+        return SourceFilterVocoder()
+    if name not in PRECISIONS:
+        raise ValueError(f"vocoder must be one of {VOCODERS}, got {name!r}")
+    return Vocoder.load(precision=name, threads=threads)

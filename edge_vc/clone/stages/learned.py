@@ -2,8 +2,9 @@
 
 Built per profile by ``edge-vc adapt NAME`` (see docs/learned-stage.md). Its files live in
 ``<profile>/learned/``: ``decoder.onnx`` (the adapted decoder, metadata inside) and ``learned.json``
-(status, quality-gate numbers). The vocoder (HiFi-GAN V1 universal, INT8 or fp32 ONNX) is shared
-by all profiles and built once by ``python -m train.export_vocoder``.
+(status, quality-gate numbers). The vocoder is HiFi-GAN V1 universal (fp32 or INT8 ONNX, shared by
+all profiles and built once by ``python -m train.export_vocoder``) or the source-filter renderer
+(numpy, no file, several times cheaper; see ``edge_vc.vocoder.source_filter``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from ...features.content import ContentEncoder
 from ...features.hifigan_mel import HIFIGAN_HOP, HIFIGAN_RATE
 from ...features.pitch import PitchMap, pitch_features
 from ...tts.chunks import AudioChunk
-from ...vocoder.vocoder import DEFAULT_PRECISION, PRECISIONS, Vocoder
+from ...vocoder.source_filter import SOURCE_FILTER, SourceFilterVocoder
+from ...vocoder.vocoder import DEFAULT_PRECISION, VOCODERS, Vocoder, load_vocoder
 
 LEARNED_DIR = "learned"
 STATUS_FILE = "learned.json"
@@ -49,7 +51,7 @@ class LearnedStageConfig:
     """The adapted decoder ONNX (absolute, or relative to the profile folder)."""
 
     vocoder: str = DEFAULT_PRECISION
-    """Vocoder precision: ``fp32`` (default) or ``int8`` (faster, not transparent yet)."""
+    """``fp32`` HiFi-GAN (default), ``int8`` HiFi-GAN (faster, not transparent yet) or ``source-filter``."""
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> LearnedStageConfig:
@@ -65,8 +67,8 @@ class LearnedStageConfig:
     def validate(self) -> None:
         if not self.decoder_path:
             raise ValueError("decoder_path is required")
-        if self.vocoder not in PRECISIONS:
-            raise ValueError(f"vocoder must be one of {PRECISIONS}, got {self.vocoder!r}")
+        if self.vocoder not in VOCODERS:
+            raise ValueError(f"vocoder must be one of {VOCODERS}, got {self.vocoder!r}")
 
 
 def learned_status(profile_dir: str | Path) -> dict[str, Any] | None:
@@ -99,7 +101,7 @@ class LearnedStage:
         base_dir: str | Path | None = None,
         threads: int | None = None,
         content: ContentEncoder | None = None,
-        vocoder: Vocoder | None = None,
+        vocoder: Vocoder | SourceFilterVocoder | None = None,
     ) -> None:
         config.validate()
         path = Path(config.decoder_path)
@@ -111,7 +113,9 @@ class LearnedStage:
         self.decoder = create_session(path, threads=threads)
         self.pitch_map = self._pitch_map(self.decoder, path)
         self.content = content or ContentEncoder.load(threads=threads)
-        self.vocoder = vocoder or Vocoder.load(precision=config.vocoder, threads=threads)
+        self.vocoder = vocoder or load_vocoder(config.vocoder, threads=threads)
+        if self.pitch_map is None and self.vocoder.precision == SOURCE_FILTER:
+            raise ModelLoadError(f"{path} has no pitch input, which the source-filter vocoder needs (re-run adapt)")
         self.reset()
 
     @staticmethod
@@ -133,13 +137,16 @@ class LearnedStage:
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelLoadError(f"{path}: decoder takes pitch but has no valid pitch_map metadata ({exc})") from exc
 
-    def mel(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Predicted log-mel [T, 80] of the speaker saying what ``audio`` says (in the speaker's pitch range)."""
+    def mel(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predicted log-mel [T, 80] of the speaker saying what ``audio`` says, and the pitch input
+        [T, 2] it was rendered with (``audio``'s contour in the speaker's range; None without one)."""
         n_frames = max(1, int(round(len(audio) * HIFIGAN_RATE / sample_rate)) // HIFIGAN_HOP)
         feeds = {"content": self.content.encode(audio, sample_rate, n_frames)[None].astype(np.float32)}
+        pitch = None
         if self.pitch_map is not None:
-            feeds["pitch"] = self.pitch_map.apply(pitch_features(audio, sample_rate, n_frames))[None]
-        return np.asarray(self.decoder.run(None, feeds)[0], dtype=np.float32)[0].T
+            pitch = self.pitch_map.apply(pitch_features(audio, sample_rate, n_frames))
+            feeds["pitch"] = pitch[None]
+        return np.asarray(self.decoder.run(None, feeds)[0], dtype=np.float32)[0].T, pitch
 
     def process(self, chunk: AudioChunk) -> AudioChunk:
         """Re-synthesise base audio in the speaker's voice, streamed with context on both sides.
@@ -179,9 +186,9 @@ class LearnedStage:
         start = self._history.size - self._pending.size  # first sample not yet emitted
         frames = -(-x.size // HIFIGAN_HOP)
         padded = np.pad(x, (0, frames * HIFIGAN_HOP - x.size))
-        mel = self.mel(padded, HIFIGAN_RATE)
+        mel, pitch = self.mel(padded, HIFIGAN_RATE)
         first = max(0, (start - int(VOCODER_CONTEXT_S * HIFIGAN_RATE)) // HIFIGAN_HOP)
-        wave = self.vocoder(mel[first:])
+        wave = self.vocoder(mel[first:], None if pitch is None else pitch[first:])
         wave = np.pad(wave, (0, max(0, padded.size - first * HIFIGAN_HOP - wave.size)))
         offset = first * HIFIGAN_HOP
         rendered = wave[: x.size - offset]
