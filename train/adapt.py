@@ -113,6 +113,21 @@ def corpora(
     return speaker, replay, PitchMap.between(replay.pitch, speaker.pitch) if pitch else None
 
 
+def level_offset_db(audio: np.ndarray, rate: int, threads: int = 2) -> float:
+    """dB from the base voice's speech level to the speaker's (clipped to -30..-12 dBFS, as the DSP
+    stage's loudness target is), so that switching a profile from DSP to learned keeps its level."""
+    from edge_vc.clone.stages.dsp_analysis import active_rms_db
+    from edge_vc.clone.stages.dsp_estimate import LOUDNESS_RANGE_DBFS
+    from edge_vc.tts.voice import BaseVoice
+
+    from .sentences import generate
+
+    voice = BaseVoice.load(threads=threads)
+    base = np.concatenate([c.audio for s in generate(3, seed=99) for c in voice.synthesize(s)])
+    target = float(np.clip(active_rms_db(audio, rate), *LOUDNESS_RANGE_DBFS))
+    return round(target - active_rms_db(base, voice.sample_rate), 2)
+
+
 def init_from_base(base: Path = BASE_DECODER) -> VoiceDecoder:
     """The pretrained decoder with the speaker's FiLM row and mel bias copied from the base voice's."""
     model = load_npz(base)
@@ -189,8 +204,11 @@ def metadata_for(
     speaker_seconds: float,
     base: Path = BASE_DECODER,
     pitch_map: PitchMap | None = None,
+    level_offset: float | None = None,
 ) -> dict:
     extra = {"pitch_map": json.dumps(pitch_map.to_dict())} if pitch_map is not None else {}
+    if level_offset is not None:
+        extra["level_offset_db"] = f"{level_offset:.2f}"
     return extra | {
         "kind": "edge-vc/learned-decoder",
         "base_decoder_sha256": file_sha256(base),

@@ -20,7 +20,7 @@ import numpy as np
 
 from edge_vc.clone.stages.learned import DECODER_FILE, LEARNED_DIR, STATUS_FILE
 
-from .adapt import AdaptConfig, adapt, corpora, export_decoder, metadata_for, now
+from .adapt import AdaptConfig, adapt, corpora, export_decoder, level_offset_db, metadata_for, now
 
 PROBES = (
     "The weather today is sunny with a light breeze from the west.",
@@ -152,7 +152,8 @@ def run_adaptation(
                       "run `edge-vc adapt` again to resume")  # fmt: skip
         _write_status(folder, status)
         return status
-    meta = metadata_for(config, result, audio.size / rate, pitch_map=pitch_map)
+    offset = level_offset_db(audio, rate, config.threads)
+    meta = metadata_for(config, result, audio.size / rate, pitch_map=pitch_map, level_offset=offset)
     status["onnx_max_abs_diff"] = export_decoder(model, folder / DECODER_FILE, meta)
     status["decoder_bytes"] = (folder / DECODER_FILE).stat().st_size
     report = quality_gate(profile_dir, (audio, rate), config.threads, vocoder, gate)

@@ -38,6 +38,8 @@ SHIFT_PENALTY = 0.005
 RANGE_BOUNDS = (0.6, 1.6)
 LENGTH_BOUNDS = (0.85, 1.2)
 EQ_LIMIT_DB = 12.0
+LOUDNESS_RANGE_DBFS = (-30.0, -12.0)
+"""A profile speaks at its enrollment's speech level, within this range (learned stage too)."""
 EQ_STRENGTHS = (0.5, 1.5)
 EQ_MAX_DB = 20.0
 """Hard limit on any band gain after scaling (DSPParams accepts up to 24 dB)."""
@@ -122,7 +124,7 @@ def initial_params(speaker: VoiceStats, base: VoiceStats, sample_rate: int) -> D
         pitch_shift_semitones=shift,
         pitch_range=pitch_range,
         formant_warp=warp,
-        loudness_dbfs=float(np.clip(speaker.loudness_dbfs, -30.0, -12.0)),
+        loudness_dbfs=float(np.clip(speaker.loudness_dbfs, *LOUDNESS_RANGE_DBFS)),
         length_scale=float(np.clip(length, *LENGTH_BOUNDS)),
         sample_rate=sample_rate,
         stats={

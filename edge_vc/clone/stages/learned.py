@@ -41,6 +41,8 @@ HOLD_S = 0.2
 """Tail of each render held back and re-rendered once the next chunk gives it right context."""
 FADE_SAMPLES = 256
 """Cross-fade from the held-back render to its re-render."""
+PEAK_LIMIT = 0.97
+"""The speaker's level offset is lowered where it would push a render's peak above this."""
 
 
 @dataclass
@@ -112,6 +114,7 @@ class LearnedStage:
         self.config = config
         self.decoder = create_session(path, threads=threads)
         self.pitch_map = self._pitch_map(self.decoder, path)
+        self.level_gain = 10.0 ** (float(read_metadata(self.decoder).get("level_offset_db", 0.0)) / 20.0)
         self.content = content or ContentEncoder.load(threads=threads)
         self.vocoder = vocoder or load_vocoder(config.vocoder, threads=threads)
         if self.pitch_map is None and self.vocoder.precision == SOURCE_FILTER:
@@ -192,9 +195,12 @@ class LearnedStage:
         wave = np.pad(wave, (0, max(0, padded.size - first * HIFIGAN_HOP - wave.size)))
         offset = first * HIFIGAN_HOP
         rendered = wave[: x.size - offset]
-        # keep the base voice's loudness (synthesis volume), not the enrollment recording's
-        gain = float(np.sqrt(np.mean(x[offset:] ** 2)) / (np.sqrt(np.mean(rendered**2)) + 1e-8))
-        out = rendered[start - offset :] * min(gain, 10.0)
+        # follow the base voice's loudness, moved to the speaker's level (decoder metadata
+        # level_offset_db, as the DSP stage's loudness target; decoders without it keep the base level)
+        gain = min(float(np.sqrt(np.mean(x[offset:] ** 2)) / (np.sqrt(np.mean(rendered**2)) + 1e-8)), 10.0)
+        out = rendered[start - offset :] * gain
+        peak = float(np.max(np.abs(out), initial=0.0))
+        out *= min(self.level_gain, PEAK_LIMIT / peak) if peak > 0 else self.level_gain
         if self._pending.size:
             fade = min(FADE_SAMPLES, self._pending.size, out.size)
             ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
