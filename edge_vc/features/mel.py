@@ -206,7 +206,8 @@ def mel_filterbank(config: MelConfig) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _window(win_length: int, n_fft: int) -> np.ndarray:
+def stft_window(win_length: int, n_fft: int) -> np.ndarray:
+    """Periodic Hann of ``win_length`` centred in ``n_fft`` samples (torch.stft's window), read-only."""
     n = np.arange(win_length, dtype=np.float64)
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)  # periodic Hann (scipy fftbins=True)
     left = (n_fft - win_length) // 2
@@ -231,7 +232,7 @@ def stft_magnitude(audio: np.ndarray, config: MelConfig) -> np.ndarray:
     if n_frames <= 0:
         return np.zeros((0, n_bins), dtype=np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(audio, config.n_fft)[:: config.hop_length][:n_frames]
-    spectrum = np.fft.rfft(frames * _window(config.win_length, config.n_fft), axis=-1)
+    spectrum = np.fft.rfft(frames * stft_window(config.win_length, config.n_fft), axis=-1)
     if config.mag_eps > 0:
         magnitude = np.sqrt(spectrum.real**2 + spectrum.imag**2 + config.mag_eps)
         return (magnitude if config.power == 1.0 else magnitude**config.power).astype(np.float32)

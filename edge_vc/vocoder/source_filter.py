@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..features.hifigan_mel import HIFIGAN_HOP, HIFIGAN_RATE, hifigan_mel_config
-from ..features.mel import _window, hz_to_mel, mel_filterbank, mel_to_hz
+from ..features.mel import hz_to_mel, mel_filterbank, mel_to_hz, stft_window
 from ..features.pitch import REFERENCE_HZ
 
 SOURCE_FILTER = "source-filter"
@@ -59,7 +59,7 @@ class SourceFilterVocoder:
         self._distance = np.abs(self._centres[:, None] - self._centres[None, :]).astype(np.float32)
         self._half_width = (0.5 * (edges[2:] - edges[:-2])).astype(np.float32)
         self._bins = np.fft.rfftfreq(N_FFT, 1.0 / self.sample_rate)
-        self._window = _window(N_FFT, N_FFT).astype(np.float64)
+        self._window = stft_window(N_FFT, N_FFT).astype(np.float64)
         self._noise_share = np.interp(self._centres, [0.0, HARMONIC_MAX_HZ], [self.noise_floor, self.noise_top])
         above = self._bins > self._centres[-1]
         self._rolloff = np.where(above, -np.log(np.maximum(self._bins, 1.0) / self._centres[-1]), 0.0)
