@@ -110,8 +110,8 @@ def main() -> None:
     texts = [s for s in sentences for _ in range(args.renditions)]
     base_chunks = [list(voice.synthesize(s)) for s in texts]
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
-    pairs = zip(texts, base_audio, strict=True)
-    base_wer = [word_error_rate(s, asr.transcribe(a, voice.sample_rate)) for s, a in pairs]
+    base_heard = [asr.transcribe(a, voice.sample_rate) for a in base_audio]
+    base_wer = [word_error_rate(s, heard) for s, heard in zip(texts, base_heard, strict=True)]
     sr = voice.sample_rate
     t = time.monotonic()
     from train.pretrain import load_npz
@@ -200,11 +200,11 @@ def main() -> None:
         results[name] = row
         keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
-        write_report(args, sentences, replay_seconds, results, {}, base_wer)
+        write_report(args, sentences, replay_seconds, results, {}, base_wer, base_heard)
 
     first_renditions = base_chunks[:: args.renditions]
     rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", first_renditions, sr)
-    write_report(args, sentences, replay_seconds, results, rtf, base_wer)
+    write_report(args, sentences, replay_seconds, results, rtf, base_wer, base_heard)
     keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
@@ -222,7 +222,7 @@ def add_level_offset(decoder: Path, enroll: np.ndarray, rate: int) -> None:
         set_onnx_metadata(decoder, meta | {"level_offset_db": f"{level_offset_db(enroll, rate):.2f}"})
 
 
-def write_report(args, sentences, replay_seconds, results, rtf, base_wer=None) -> None:
+def write_report(args, sentences, replay_seconds, results, rtf, base_wer=None, base_heard=None) -> None:
     report = {
         "command": "python benchmarks/eval_learned.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -230,6 +230,7 @@ def write_report(args, sentences, replay_seconds, results, rtf, base_wer=None) -
         "sentences": sentences,
         "renditions": args.renditions,
         "base_voice_wer_per_sentence": base_wer,
+        "base_voice_transcripts": base_heard,
         "replay_build_seconds": round(replay_seconds, 1),
         "speakers": results,
         "rtf": rtf,

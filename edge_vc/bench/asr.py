@@ -14,10 +14,22 @@ from ..errors import EdgeVCError
 
 
 def normalize_words(text: str) -> list[str]:
-    """Lower-case words without punctuation; digits spelled as whisper tends to write them."""
+    """Lower-case words without punctuation; numbers whisper writes as digits ("5th", "21") spelled
+    out ("fifth", "twenty one") so that they match a reference written in words."""
     text = text.lower().replace("-", " ")
     text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
+    words = []
+    for word in (w.strip("'") for w in text.split()):
+        words.extend(_spelled(word) if re.fullmatch(r"\d+(st|nd|rd|th)?", word) else [word] if word else [])
+    return words
+
+
+def _spelled(number: str) -> list[str]:
+    from num2words import num2words
+
+    digits = re.match(r"\d+", number).group()
+    text = num2words(int(digits), to="ordinal" if len(number) > len(digits) else "cardinal")
+    return [w for w in re.sub(r"[^a-z ]+", " ", text.replace("-", " ")).split() if w != "and"]
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
