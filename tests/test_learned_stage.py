@@ -152,7 +152,7 @@ def test_learned_config_refuses_unknown_vocoder():
 
 @pytest.mark.slow
 def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, tmp_path):
-    """enroll --wav → adapt (few steps, gate opened, source-filter vocoder) → voices show says learned →
+    """enroll --wav → adapt (few steps, gate opened, default source-filter vocoder) → voices show says learned →
     say --voice speaks."""
     pytest.importorskip("edge_vc.clone.profile")
     from edge_vc.audio.io import read_audio, write_wav
@@ -164,7 +164,7 @@ def test_adapt_cli_then_say_uses_learned_stage(learned_home, devdata, run_cli, t
     enrolled = run_cli("enroll", "cli2", "--wav", str(wav), "--no-consent", "--force")
     assert enrolled.returncode == 0, enrolled.stderr.decode()[-2000:]
     adapted = run_cli(
-        "adapt", "cli2", "--steps", "10", "--replay-minutes", "0.3", "--vocoder", "source-filter",
+        "adapt", "cli2", "--steps", "10", "--replay-minutes", "0.3",
         "--max-wer", "100", "--min-gain", "-2", "--json",
     )  # fmt: skip
     assert adapted.returncode == 0, adapted.stderr.decode()[-2000:]

@@ -106,7 +106,7 @@ def run_adaptation(
     minutes: float = 5.0,
     config: AdaptConfig | None = None,
     gate: GateConfig | None = None,
-    vocoder: str = "fp32",
+    vocoder: str = "source-filter",
     restart: bool = False,
     echo: Callable[[str], None] = print,
     progress: Callable[[int, int, float], None] | None = None,

@@ -13,8 +13,8 @@ from .common import user_errors
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option(
-    "--vocoder", type=click.Choice(["fp32", "int8", "source-filter"]), default="fp32", show_default=True,
-    help="HiFi-GAN fp32 or INT8 ONNX, or the numpy source-filter renderer (several times cheaper, no model file).",
+    "--vocoder", type=click.Choice(["source-filter", "fp32", "int8"]), default="source-filter", show_default=True,
+    help="numpy source-filter renderer (no model file), or HiFi-GAN fp32 / INT8 ONNX (built by train.export_vocoder).",
 )  # fmt: skip
 @click.option("--max-wer", type=float, default=0.2, show_default=True, help="Quality gate: highest probe WER.")
 @click.option(

@@ -4,7 +4,7 @@ Built per profile by ``edge-vc adapt NAME`` (see docs/learned-stage.md). Its fil
 ``<profile>/learned/``: ``decoder.onnx`` (the adapted decoder, metadata inside) and ``learned.json``
 (status, quality-gate numbers). The vocoder is HiFi-GAN V1 universal (fp32 or INT8 ONNX, shared by
 all profiles and built once by ``python -m train.export_vocoder``) or the source-filter renderer
-(numpy, no file, several times cheaper; see ``edge_vc.vocoder.source_filter``).
+(numpy, no file, the default; see ``edge_vc.vocoder.source_filter``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ...features.hifigan_mel import HIFIGAN_HOP, HIFIGAN_RATE
 from ...features.pitch import PitchMap, pitch_features
 from ...tts.chunks import AudioChunk
 from ...vocoder.source_filter import SOURCE_FILTER, SourceFilterVocoder
-from ...vocoder.vocoder import DEFAULT_PRECISION, VOCODERS, Vocoder, load_vocoder
+from ...vocoder.vocoder import DEFAULT_VOCODER, VOCODERS, Vocoder, load_vocoder
 
 LEARNED_DIR = "learned"
 STATUS_FILE = "learned.json"
@@ -52,13 +52,13 @@ class LearnedStageConfig:
     decoder_path: str
     """The adapted decoder ONNX (absolute, or relative to the profile folder)."""
 
-    vocoder: str = DEFAULT_PRECISION
-    """``fp32`` HiFi-GAN (default), ``int8`` HiFi-GAN (faster, not transparent yet) or ``source-filter``."""
+    vocoder: str = DEFAULT_VOCODER
+    """``source-filter`` (default), ``fp32`` HiFi-GAN or ``int8`` HiFi-GAN (faster, not transparent)."""
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> LearnedStageConfig:
         config = LearnedStageConfig(
-            decoder_path=str(data.get("decoder_path", "")), vocoder=str(data.get("vocoder", DEFAULT_PRECISION))
+            decoder_path=str(data.get("decoder_path", "")), vocoder=str(data.get("vocoder", DEFAULT_VOCODER))
         )
         config.validate()
         return config
@@ -125,7 +125,7 @@ class LearnedStage:
     def for_profile(profile_dir: str | Path, threads: int | None = None, vocoder: str | None = None) -> LearnedStage:
         """The stage of an adapted profile folder (vocoder precision: as chosen at adaptation)."""
         if vocoder is None:
-            vocoder = (learned_status(profile_dir) or {}).get("vocoder") or DEFAULT_PRECISION
+            vocoder = (learned_status(profile_dir) or {}).get("vocoder") or DEFAULT_VOCODER
         return LearnedStage(
             LearnedStageConfig(f"{LEARNED_DIR}/{DECODER_FILE}", vocoder), base_dir=profile_dir, threads=threads
         )
