@@ -117,7 +117,7 @@ def main() -> None:
     from train.pretrain import load_npz
 
     pitch = load_npz(args.base or BASE_DECODER).config.pitch_dim > 0
-    replay = replay_corpus(AdaptConfig().replay_minutes, threads=args.threads, pitch=pitch)  # built once, cached
+    replay_corpus(AdaptConfig().replay_minutes, threads=args.threads, pitch=pitch)  # built once, cached
     replay_seconds = time.monotonic() - t
     speakers = dev_speakers()
     wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
@@ -164,8 +164,6 @@ def main() -> None:
                 "final_loss": round(result["loss"], 4),
                 "onnx_max_abs_diff": diff,
             }
-        drift = int8_decoder(folder / "decoder.onnx", replay)  # stored INT8, as `edge-vc adapt` does
-        adapted["int8_mel_drift"] = drift if drift is not None else (cached or {}).get("int8_mel_drift")
         base_joined = np.concatenate(base_audio)
         row = adapted | {
             "vfl_similarity_base_voice": embedder.similarity(base_joined, sr, enroll, rate),
@@ -210,20 +208,6 @@ def main() -> None:
     keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
-
-
-def int8_decoder(decoder: Path, replay) -> float | None:
-    """Quantize a cached fp32 decoder as ``edge-vc adapt`` does (None if it already is INT8)."""
-    import onnx
-
-    from edge_vc.features.pitch import PitchMap
-    from train.adapt import quantize_decoder, synthesis_feeds
-
-    meta = {p.key: p.value for p in onnx.load(str(decoder)).metadata_props}
-    if meta.get("precision") == "int8":
-        return None
-    pitch_map = PitchMap.from_dict(json.loads(meta["pitch_map"])) if "pitch_map" in meta else None
-    return quantize_decoder(decoder, synthesis_feeds(replay, pitch_map))
 
 
 def add_level_offset(decoder: Path, enroll: np.ndarray, rate: int) -> None:
@@ -288,9 +272,9 @@ def markdown(report: dict) -> str:
             else []
         ),
         "",
-        "| speaker | enroll s | steps | adapt s (load) | decoder INT8 vs fp32, mean abs log-mel | "
-        "base-voice VFL (level-matched) | ceiling (level-matched) | base-voice DNSMOS OVRL |",
-        "|---|---|---|---|---|---|---|---|",
+        "| speaker | enroll s | steps | adapt s (load) | base-voice VFL (level-matched) | ceiling (level-matched) "
+        "| base-voice DNSMOS OVRL |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = report["speakers"]
 
@@ -300,7 +284,6 @@ def markdown(report: dict) -> str:
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['enrollment_seconds']} | {r['steps']} | {r['adapt_seconds']} ({r['load_average_1min'][0]}) "
-            f"| {fmt(r.get('int8_mel_drift'), '.4f')} "
             f"| {fmt(r['vfl_similarity_base_voice'])} ({fmt(r.get('vfl_lm_base_voice'))}) "
             f"| {fmt(r['vfl_ceiling_enroll_vs_heldout'])} ({fmt(r.get('vfl_lm_ceiling'))}) "
             f"| {r['dnsmos_base_voice']['ovrl']:.2f} |"

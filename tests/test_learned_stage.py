@@ -44,7 +44,7 @@ def test_content_features_follow_speech(devdata):
 def test_decoder_onnx_matches_torch(tmp_path):
     """The exported speaker decoder gives the PyTorch mel within 1e-3."""
     from edge_vc.backends.onnx import create_session, read_metadata
-    from train.adapt import export_decoder, init_from_base, quantize_decoder
+    from train.adapt import export_decoder, init_from_base
 
     model = init_from_base()
     with torch.no_grad():
@@ -64,13 +64,6 @@ def test_decoder_onnx_matches_torch(tmp_path):
         inputs = {k: torch.from_numpy(v) for k, v in feeds.items()}
         base = model(inputs["content"], torch.zeros(1, dtype=torch.long), inputs.get("pitch")).numpy()
     assert np.abs(got - base).max() > 1e-2  # speaker 1 is exported, not the base voice
-    # the profile stores the dynamic-INT8 copy: a third of the size, metadata kept, mel within 0.05
-    fp32_bytes = (tmp_path / "decoder.onnx").stat().st_size
-    drift = quantize_decoder(tmp_path / "decoder.onnx", feeds)
-    assert (tmp_path / "decoder.onnx").stat().st_size < 0.4 * fp32_bytes
-    int8 = create_session(tmp_path / "decoder.onnx", threads=1)
-    assert read_metadata(int8)["kind"] == "edge-vc/learned-decoder" and read_metadata(int8)["precision"] == "int8"
-    assert 0 < drift < 0.05 and np.abs(int8.run(None, feeds)[0] - got).mean() == pytest.approx(drift, rel=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +117,7 @@ def test_adaptation_interrupt_resume_and_gate(learned_home):
     status = run_adaptation(profile, minutes=10, config=config, gate=impossible, echo=lambda m: None,
                             progress=lambda step, total, loss: seen.append(step))  # fmt: skip
     assert seen == [8, 9, 10, 11, 12]
-    assert status["steps"] == 12 and status["onnx_max_abs_diff"] <= 1e-3 and 0 < status["int8_mel_drift"] < 0.05
+    assert status["steps"] == 12 and status["onnx_max_abs_diff"] <= 1e-3
     gate = status["gate"]
     assert status["status"] == "rejected" and not gate["passed"] and "WER" in gate["reasons"][0]
     assert "DSP" in status["message"] and 0 <= gate["wer"] <= 3

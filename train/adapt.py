@@ -190,34 +190,6 @@ def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], sp
     return float(np.abs(got - expected).max())
 
 
-def synthesis_feeds(replay: Corpus, pitch_map: PitchMap | None, frames: int = 600) -> dict[str, np.ndarray]:
-    """Decoder inputs as synthesis sees them: base-voice content and its contour mapped to the speaker."""
-    content = replay.content[0] if replay.content.ndim == 3 else replay.content
-    feeds = {"content": np.asarray(content[:frames], dtype=np.float32)[None]}
-    if pitch_map is not None and replay.pitch is not None:
-        feeds["pitch"] = pitch_map.apply(np.asarray(replay.pitch[:frames], dtype=np.float32))[None]
-    return feeds
-
-
-def quantize_decoder(path: Path, feeds: dict[str, np.ndarray]) -> float:
-    """Replace an exported fp32 decoder by its dynamic-INT8 copy (int8 weights, activations quantized
-    at run time; metadata kept, ``precision`` added); returns mean |Δ log-mel| INT8 vs fp32 on ``feeds``."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from edge_vc.backends.onnx import create_session
-    from export.speaker_encoder import set_onnx_metadata
-
-    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    tmp = path.with_suffix(".int8.tmp.onnx")
-    quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8)
-    set_onnx_metadata(tmp, meta | {"precision": "int8"})
-    fp32 = create_session(path, threads=1).run(None, feeds)[0]
-    int8 = create_session(tmp, threads=1).run(None, feeds)[0]
-    tmp.replace(path)
-    return float(np.abs(int8 - fp32).mean())
-
-
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 

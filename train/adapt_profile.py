@@ -20,17 +20,7 @@ import numpy as np
 
 from edge_vc.clone.stages.learned import DECODER_FILE, LEARNED_DIR, STATUS_FILE
 
-from .adapt import (
-    AdaptConfig,
-    adapt,
-    corpora,
-    export_decoder,
-    level_offset_db,
-    metadata_for,
-    now,
-    quantize_decoder,
-    synthesis_feeds,
-)
+from .adapt import AdaptConfig, adapt, corpora, export_decoder, level_offset_db, metadata_for, now
 
 PROBES = (
     "The weather today is sunny with a light breeze from the west.",
@@ -165,7 +155,6 @@ def run_adaptation(
     offset = level_offset_db(audio, rate, config.threads)
     meta = metadata_for(config, result, audio.size / rate, pitch_map=pitch_map, level_offset=offset)
     status["onnx_max_abs_diff"] = export_decoder(model, folder / DECODER_FILE, meta)
-    status["int8_mel_drift"] = quantize_decoder(folder / DECODER_FILE, synthesis_feeds(replay, pitch_map))
     status["decoder_bytes"] = (folder / DECODER_FILE).stat().st_size
     report = quality_gate(profile_dir, (audio, rate), config.threads, vocoder, gate)
     status["gate"] = report
