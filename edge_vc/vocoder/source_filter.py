@@ -59,6 +59,8 @@ class SourceFilterVocoder:
         self._distance = np.abs(self._centres[:, None] - self._centres[None, :]).astype(np.float32)
         self._half_width = (0.5 * (edges[2:] - edges[:-2])).astype(np.float32)
         self._bins = np.fft.rfftfreq(N_FFT, 1.0 / self.sample_rate)
+        # linear interpolation between band centres (held beyond the ends) as one [80, 513] matrix
+        self._to_bins = np.stack([np.interp(self._bins, self._centres, row) for row in np.eye(config.n_mels)])
         self._window = stft_window(N_FFT, N_FFT).astype(np.float64)
         self._noise_share = np.interp(self._centres, [0.0, HARMONIC_MAX_HZ], [self.noise_floor, self.noise_top])
         above = self._bins > self._centres[-1]
@@ -143,7 +145,7 @@ class SourceFilterVocoder:
 
     def _per_bin(self, per_band: np.ndarray) -> np.ndarray:
         """[T, 80] per-band log gains → [T, 513] per-bin (linear between band centres)."""
-        return np.stack([np.interp(self._bins, self._centres, row) for row in per_band])
+        return per_band @ self._to_bins
 
     def _min_phase(self, log_gain: np.ndarray) -> np.ndarray:
         """Complex minimum-phase response [T, 513] with magnitudes ``exp(log_gain)``."""
