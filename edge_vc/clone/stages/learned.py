@@ -113,8 +113,12 @@ class LearnedStage:
             raise ModelLoadError(f"learned stage decoder not found: {path} (run `edge-vc adapt`)")
         self.config = config
         self.decoder = create_session(path, threads=threads)
-        self.pitch_map = self._pitch_map(self.decoder, path)
-        self.level_gain = 10.0 ** (float(read_metadata(self.decoder).get("level_offset_db", 0.0)) / 20.0)
+        meta = read_metadata(self.decoder)
+        self.pitch_map = self._pitch_map(self.decoder, meta, path)
+        try:
+            self.level_gain = 10.0 ** (float(meta.get("level_offset_db", 0.0)) / 20.0)
+        except ValueError as exc:
+            raise ModelLoadError(f"{path}: invalid level_offset_db metadata ({exc})") from exc
         self.content = content or ContentEncoder.load(threads=threads)
         self.vocoder = vocoder or load_vocoder(config.vocoder, threads=threads)
         if self.pitch_map is None and self.vocoder.precision == SOURCE_FILTER:
@@ -131,12 +135,12 @@ class LearnedStage:
         )
 
     @staticmethod
-    def _pitch_map(session, path: Path) -> PitchMap | None:
+    def _pitch_map(session, meta: dict[str, str], path: Path) -> PitchMap | None:
         """The decoder's pitch map (base-voice range → speaker range) when it takes a pitch input."""
         if "pitch" not in {i.name for i in session.get_inputs()}:
             return None
         try:
-            return PitchMap.from_dict(json.loads(read_metadata(session)["pitch_map"]))
+            return PitchMap.from_dict(json.loads(meta["pitch_map"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelLoadError(f"{path}: decoder takes pitch but has no valid pitch_map metadata ({exc})") from exc
 
