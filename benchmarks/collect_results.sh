@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 {
   cat results/_summary.md
-  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_f0 \
+  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_rp \
               multispeaker bench device-runtime; do
     echo
     echo "---"

@@ -3,9 +3,9 @@
 Recipe (docs/learned-stage.md): start from ``edge_vc/data/learned/base_decoder.npz``, copy the
 base voice's FiLM row to the speaker's row and start the speaker's mel bias at the base bias plus
 the speaker's long-term mel offset (speaker mean mel − base-voice mean mel); fine-tune every weight
-at lr 2e-4 (speaker FiLM rows and bias at 10×) for 1,000 steps of 8 × 200 frames, half of each batch
-from the speaker and half from base-voice speech (replay, so the shared layers keep the base part's
-intelligibility). A base decoder with a pitch input also gets the pitch map (base-voice range →
+at lr 2e-4 (speaker FiLM rows and bias at 10×) for 1,000 steps of 8 × 200 frames, a quarter of each
+batch from the speaker and three quarters from base-voice speech (replay, so the shared layers keep
+the base part's intelligibility). A base decoder with a pitch input also gets the pitch map (base-voice range →
 speaker range) stored in the exported decoder's metadata. Resumable: a checkpoint is kept every
 100 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
 """
@@ -36,8 +36,8 @@ class AdaptConfig:
 
     steps: int = 1000
     lr: float = 2e-4
-    replay: float = 0.5
-    """Share of each batch drawn from base-voice speech."""
+    replay: float = 0.75
+    """Share of each batch drawn from base-voice speech (0.5 before: utterance WER ~3 points higher)."""
 
     replay_minutes: float = 4.0
     """Base-voice speech synthesized once (cached) for replay."""
