@@ -5,9 +5,9 @@ base voice's FiLM row to the speaker's row and start the speaker's mel bias at t
 the speaker's long-term mel offset (speaker mean mel − base-voice mean mel); fine-tune every weight
 at lr 2e-4 (speaker FiLM rows and bias at 10×) for 1,000 steps of 8 × 200 frames, a quarter of each
 batch from the speaker and three quarters from base-voice speech (replay, so the shared layers keep
-the base part's intelligibility). A base decoder with a pitch input also gets the pitch map (base-voice range →
-speaker range) stored in the exported decoder's metadata. Resumable: a checkpoint is kept every
-100 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
+the base part's intelligibility). A base decoder with a pitch input also gets the pitch map
+(base-voice range → speaker range) stored in the exported decoder's metadata. Resumable: a
+checkpoint is kept every 100 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
 """
 
 from __future__ import annotations
