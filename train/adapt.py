@@ -7,7 +7,8 @@ at lr 2e-4 (speaker FiLM rows and bias at 10×) for 1,000 steps of 8 × 200 fram
 batch from the speaker and three quarters from base-voice speech (replay, so the shared layers keep
 the base part's intelligibility). A base decoder with a pitch input also gets the pitch map
 (base-voice range → speaker range) stored in the exported decoder's metadata. Resumable: a
-checkpoint is kept every 100 steps and reused by the next call. ``export_decoder`` writes the speaker's decoder as ONNX.
+checkpoint is kept every 100 steps and reused by the next call. ``export_decoder`` writes the
+speaker's decoder as ONNX.
 """
 
 from __future__ import annotations
