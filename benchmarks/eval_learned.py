@@ -89,16 +89,7 @@ def main() -> None:
     from edge_vc.tts.voice import BaseVoice
     from edge_vc.vocoder import load_vocoder
     from export.sentences import EVALUATION
-    from train.adapt import (
-        BASE_DECODER,
-        AdaptConfig,
-        adapt,
-        corpora,
-        export_decoder,
-        level_offset_db,
-        metadata_for,
-        replay_corpus,
-    )
+    from train.adapt import BASE_DECODER, AdaptConfig, replay_corpus
     from train.adapt_profile import PROBES
 
     sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
@@ -148,13 +139,7 @@ def main() -> None:
             if args.shifts:
                 config.content_shifts = tuple(float(k) for k in args.shifts.split(","))
             load_before = os.getloadavg()[0]
-            start = time.monotonic()
-            corpus, replay_speaker, pitch_map = corpora(enroll, rate, encoder, config, base)
-            model, result = adapt(corpus, replay_speaker, folder / "adapt.ckpt", config, base=base)
-            adapt_seconds = time.monotonic() - start
-            meta = metadata_for(config, result, enroll.size / rate, base, pitch_map, level_offset_db(enroll, rate))
-            diff = export_decoder(model, folder / "decoder.onnx", meta)
-            (folder / "adapt.ckpt").unlink(missing_ok=True)
+            result, adapt_seconds, diff = adapt_decoder(enroll, rate, encoder, config, folder, base)
             adapted = {
                 "steps": result["step"],
                 "enrollment_seconds": round(enroll.size / rate, 1),
@@ -208,6 +193,23 @@ def main() -> None:
     keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
     print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
+
+
+def adapt_decoder(
+    enroll: np.ndarray, rate: int, encoder, config, folder: Path, base: Path
+) -> tuple[dict, float, float]:
+    """Adapt (resuming ``folder/adapt.ckpt`` if there) and write ``folder/decoder.onnx`` as ``edge-vc adapt``
+    would; returns the training result, seconds of features + training, and max |ONNX - torch|."""
+    from train.adapt import adapt, corpora, export_decoder, level_offset_db, metadata_for
+
+    start = time.monotonic()
+    corpus, replay, pitch_map = corpora(enroll, rate, encoder, config, base)
+    model, result = adapt(corpus, replay, folder / "adapt.ckpt", config, base=base)
+    seconds = time.monotonic() - start
+    meta = metadata_for(config, result, enroll.size / rate, base, pitch_map, level_offset_db(enroll, rate))
+    diff = export_decoder(model, folder / "decoder.onnx", meta)
+    (folder / "adapt.ckpt").unlink(missing_ok=True)
+    return result, seconds, diff
 
 
 def add_level_offset(decoder: Path, enroll: np.ndarray, rate: int) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,27 +28,21 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 
 def adapt_variant(speaker: str, tag: str, overrides: list[str]) -> None:
-    from eval_learned import WORK, dev_speakers
+    from eval_learned import WORK, adapt_decoder, dev_speakers
 
     from edge_vc.features.content import ContentEncoder
-    from train.adapt import AdaptConfig, adapt, corpora, export_decoder, level_offset_db, metadata_for
+    from train.adapt import BASE_DECODER, AdaptConfig
 
     config = AdaptConfig(threads=1)
     for item in overrides:
         key, value = item.split("=")
         setattr(config, key, type(getattr(config, key))(value))
     enroll, rate, _ = dev_speakers()[speaker]
-    start = time.monotonic()
-    corpus, replay, pitch_map = corpora(enroll, rate, ContentEncoder.load(threads=1), config)
     folder = WORK / f"{speaker}_{tag}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "adapt.ckpt").unlink(missing_ok=True)
-    model, result = adapt(corpus, replay, folder / "adapt.ckpt", config)
-    level = level_offset_db(enroll, rate)
-    meta = metadata_for(config, result, enroll.size / rate, pitch_map=pitch_map, level_offset=level)
-    export_decoder(model, folder / "decoder.onnx", meta)
-    (folder / "adapt.ckpt").unlink(missing_ok=True)
-    print(f"{speaker}_{tag} {overrides}: {time.monotonic() - start:.0f} s, final loss {result['loss']:.4f}")
+    (folder / "adapt.ckpt").unlink(missing_ok=True)  # a fresh run, not a resumed one
+    result, seconds, _ = adapt_decoder(enroll, rate, ContentEncoder.load(threads=1), config, folder, BASE_DECODER)
+    print(f"{speaker}_{tag} {overrides}: {seconds:.0f} s, final loss {result['loss']:.4f}")
 
 
 def base_part_decoder(shift: float) -> Path:
@@ -84,9 +77,9 @@ def score(args) -> None:
     speakers = dev_speakers()
     decoders = [(name, WORK / name / "decoder.onnx") for name in args.decoders]
     decoders += [(f"base part +{k:g} st", base_part_decoder(k)) for k in args.base_shift]
+    lead = np.zeros(int(args.lead * 22050), dtype=np.float32)
     for name, path in decoders:
         stage = LearnedStage(LearnedStageConfig(str(path), args.vocoder), threads=2)
-        lead = np.zeros(int(args.lead * 22050), dtype=np.float32)
         wer, outputs = [], []
         for sentence, chunks in renditions:
             stage.reset()
