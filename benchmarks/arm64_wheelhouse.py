@@ -1,11 +1,12 @@
 """Print edge-vc's dependency closure as ``name==version`` (the versions installed here).
 
-    python benchmarks/arm64_wheelhouse.py pyproject.toml [setup.sh]
+    python benchmarks/arm64_wheelhouse.py pyproject.toml [setup.sh] [--extras a,b] [--also c,d]
 
 With ``setup.sh``, the extras its device install uses (``pip install -e ".[a,b]"``, last one in the
-file) are included. Used by arm64_check.sh to fill an aarch64 wheelhouse on the host: markers are
-evaluated for Linux aarch64 / CPython 3.11 and versions pinned to this environment's, so the
-emulated root installs the same versions with no network.
+file) are included; ``--extras`` names them instead (``consent,learned`` for ``setup.sh runtime``),
+and ``--also`` adds extras to either (``tflite`` for the LiteRT check). Used by arm64_check.sh to
+fill an aarch64 wheelhouse on the host: markers are evaluated for Linux aarch64 / CPython 3.11 and
+versions pinned to this environment's, so the emulated root installs the same versions with no network.
 """
 
 from __future__ import annotations
@@ -54,12 +55,21 @@ def device_extras(setup_sh: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], "rb") as f:
+    args = sys.argv[1:]
+    options: dict[str, list[str]] = {}
+    for flag in ("--extras", "--also"):
+        if flag in args:
+            at = args.index(flag)
+            options[flag] = [e.strip() for e in args[at + 1].split(",") if e.strip()]
+            del args[at : at + 2]
+    chosen = options.get("--extras")
+    with open(args[0], "rb") as f:
         project = tomllib.load(f)["project"]
     reqs = [Requirement(r) for r in project["dependencies"]]
-    if len(sys.argv) > 2:
-        for extra in device_extras(sys.argv[2]):
-            reqs += [Requirement(r) for r in project.get("optional-dependencies", {}).get(extra, [])]
+    extras = chosen if chosen is not None else device_extras(args[1]) if len(args) > 1 else []
+    extras += options.get("--also", [])
+    for extra in extras:
+        reqs += [Requirement(r) for r in project.get("optional-dependencies", {}).get(extra, [])]
     for name, version in sorted(closure(reqs).items()):
         if name != "edge-vc":
             print(f"{name}=={version}")

@@ -27,8 +27,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     args = parser.parse_args()
     import serial
-
-    from firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig
+    from edge_vc.firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig
 
     out = Path(tempfile.mkdtemp(prefix="ebp-bench-"))
     subprocess.run(["make", "-C", str(REPO / "firmware_bridge" / "c"), f"OUT={out}", "SAN=", "all"], check=True,

@@ -25,11 +25,11 @@ def syllables(text: str) -> int:
 
 def main() -> None:
     from edge_vc.audio.io import read_audio
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.bench.asr import WhisperASR
-    from edge_vc.clone.stages import dsp_analysis as A
-    from edge_vc.clone.stages import dsp_estimate as E
-    from edge_vc.tts.voice import BaseVoice
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
+    from edge_vc.dsp import analysis as A
+    from edge_vc.stages import dsp_estimate as E
 
     asr = WhisperASR()
     voice = BaseVoice.load(threads=1)

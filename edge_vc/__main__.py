@@ -1,5 +1,5 @@
 """``python -m edge_vc`` is the ``edge-vc`` command."""
 
-from .cli import main
+from edge_vc.cli import main
 
 main()

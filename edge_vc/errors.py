@@ -9,6 +9,14 @@ class EdgeVCError(Exception):
     exit_code = 1
 
 
+class ConfigError(EdgeVCError, ValueError):
+    """Settings or stored parameters have an unknown key, a missing field, a wrong type or a bad value.
+
+    Also a ValueError, so code that validated settings with ValueError keeps working. The helper
+    ``edge_vc.configs.from_mapping`` raises it (or the subclass it is given).
+    """
+
+
 class InvalidTextError(EdgeVCError):
     """The text to speak is empty, unusable or too large."""
 
@@ -21,7 +29,7 @@ class VoiceNotFoundError(EdgeVCError):
     exit_code = 3
 
 
-class VoiceConfigError(EdgeVCError):
+class VoiceConfigError(ConfigError):
     """A voice config (.onnx.json) is malformed or lacks required keys."""
 
     exit_code = 4
@@ -45,7 +53,7 @@ class AudioFormatError(EdgeVCError):
     exit_code = 7
 
 
-class ProfileError(EdgeVCError):
+class ProfileError(ConfigError):
     """A voice profile is missing, corrupt, or from an incompatible version."""
 
     exit_code = 8

@@ -1,59 +1,43 @@
-"""The data path in one line: text → phonemes → base VITS → voice stage → audio sink."""
+"""The data path in one line: text → phonemes → base voice → voice stage → audio chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 
-from .audio.sinks import AudioSink
-from .clone.stages.base import IdentityStage, VoiceStage
-from .tts.chunks import AudioChunk
-from .tts.config import SynthesisConfig
-from .tts.voice import BaseVoice
+from edge_vc.audio.chunk import AudioChunk
+from edge_vc.base_voice.config import SynthesisConfig
+from edge_vc.base_voice.voice import BaseVoice
+from edge_vc.stages.base import IdentityStage, VoiceStage
 
 
 @dataclass
-class Speaker:
-    """A base voice plus a voice stage; ``synthesize`` streams the staged chunks."""
+class VoicePipeline:
+    """A base voice plus a voice stage; ``synthesize`` streams the staged chunks.
+
+    The stage holds immutable models only: every ``synthesize`` call opens its own
+    ``stage.stream()``, so one pipeline serves any number of concurrent requests.
+    """
 
     voice: BaseVoice
     stage: VoiceStage = field(default_factory=IdentityStage)
     profile_name: str | None = None
 
-    @staticmethod
-    def load(name: str | None = None, threads: int | None = None) -> Speaker:
-        """A profile by name (its base voice and stage), else a plain voice name or path."""
-        from .clone import profile_loader
-
-        loaded = profile_loader.load_speaker(name, threads=threads)
-        if loaded is not None:
-            return loaded
-        return Speaker(BaseVoice.load(name, threads=threads))
-
     @property
     def sample_rate(self) -> int:
         return self.voice.sample_rate
 
-    def synthesize(self, text: str | Iterable[str], syn: SynthesisConfig | None = None) -> Iterator[AudioChunk]:
-        """Stream chunks of ``text`` in this speaker's voice.
+    def synthesize(
+        self, text: str | Iterable[str], syn: SynthesisConfig | None = None
+    ) -> Generator[AudioChunk, None, None]:
+        """Stream chunks of ``text`` in this pipeline's voice.
 
         A stage that models the speaker's speaking rate adjusts the base voice's settings first.
         """
-        self.stage.reset()
         syn = syn or self.voice.config.default_synthesis()
-        adjust = getattr(self.stage, "adjust_synthesis", None)
-        if adjust is not None:
-            syn = adjust(syn)
+        syn = self.stage.adjust_synthesis(syn)
+        stream = self.stage.stream()
         for chunk in self.voice.synthesize(text, syn):
-            out = self.stage.process(chunk)
+            out = stream.process(chunk)
             if out.audio.size or out.is_last:  # a stage may gather input before it answers
                 yield out
-
-    def speak(self, text: str | Iterable[str], sinks: list[AudioSink], syn: SynthesisConfig | None = None) -> float:
-        """Synthesize into every sink; returns seconds of audio produced."""
-        seconds = 0.0
-        for chunk in self.synthesize(text, syn):
-            seconds += chunk.duration
-            for sink in sinks:
-                sink.write(chunk)
-        return seconds

@@ -33,8 +33,7 @@ class ConverterExport:
 def load_checkpoint(checkpoint: str | Path, config_path: str | Path):
     """(ToneColorConverter, ConverterConfig) from an OpenVoice ``checkpoint.pth`` + ``config.json``."""
     import torch
-
-    from models.converter import ConverterConfig, ToneColorConverter, load_openvoice_state_dict
+    from edge_vc.models.converter import ConverterConfig, ToneColorConverter, load_openvoice_state_dict
 
     config = ConverterConfig.from_dict(json.loads(Path(config_path).read_text("utf-8")))
     data = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
@@ -151,10 +150,11 @@ def _wrappers(model):
 
 def calibration_feeds(config, n: int = 4) -> list[dict[str, np.ndarray]]:
     """Spectrograms of real speech (the bundled base voice) for static INT8 calibration."""
+    from edge_vc.export.sentences import CALIBRATION  # shared sentence list of the export package
+
     from edge_vc.audio.io import resample
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.features.mel import stft_magnitude
-    from edge_vc.tts.voice import BaseVoice
-    from export.sentences import CALIBRATION  # shared sentence list of the export package
 
     voice = BaseVoice.load(threads=2)
     mel_config = spectrogram_config(config)
@@ -189,8 +189,7 @@ def spectrogram_config(config):
 def _quantize(path: Path, config, workdir: Path) -> Path:
     """Static QDQ INT8 of the decoder + weight-only INT8 elsewhere, via the shared voice quantizer."""
     import onnx
-
-    from export.quantize import QuantRecipe, quantize_model
+    from edge_vc.export.quantize import QuantRecipe, quantize_model
 
     recipe = QuantRecipe(name="converter-dec-qdq+wo", static_prefixes=["/dec/"])
     model = quantize_model(onnx.load(str(path)), recipe, calibration_feeds(config), workdir)

@@ -1,139 +1,30 @@
-"""Graph surgery on a multi-speaker Piper voice: make the speaker vector ``g`` a graph input.
+"""``edge-vc export speaker-space``: a multi-speaker Piper voice with its speaker vector ``g`` as an input.
 
-A multi-speaker Piper VITS looks up ``g = emb_g[sid]`` with one ``Gather`` on the speaker table and
-feeds it to the duration predictor, the flow and the decoder. The variant written here drops that
-lookup: it takes ``g`` (float32 [batch, gin]) directly, so any blend of table rows can be spoken. The
-table is saved beside the model as ``<name>.speakers.npy``; metadata inside the model says what it is.
-
-Needs only ``onnx`` (no torch). ``edge_vc.clone.speaker_space`` calls it when the package is present.
+The graph surgery itself is runtime code (``edge_vc.base_voice.g_input``, needs only ``onnx``); this
+toolchain module adds the optional INT8 quantization with the project's voice quantizer and the command.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-G_INPUT = "g"
-KIND = "edge-vc/vits-g-input"
-_PASS_THROUGH = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Flatten"}
+from edge_vc.base_voice.g_input import (
+    G_INPUT,
+    KIND,
+    SpeakerSpaceModel,
+    SurgeryError,
+    find_speaker_gather,
+    make_g_input_model,
+    set_metadata,
+)
+from edge_vc.base_voice.g_input import export_g_input_voice as _export_fp32
 
-
-class SurgeryError(ValueError):
-    """The model is not a multi-speaker Piper VITS this surgery understands."""
-
-
-@dataclass
-class SpeakerSpaceModel:
-    """What the surgery wrote."""
-
-    model_path: Path
-    table_path: Path
-    num_speakers: int
-    gin_channels: int
-
-
-def _constant_tensors(model) -> dict[str, np.ndarray]:
-    from onnx import numpy_helper
-
-    found = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value":
-                    found[node.output[0]] = numpy_helper.to_array(attr.t)
-    return found
-
-
-def _derives_from(name: str, source: str, producers: dict) -> list:
-    """Nodes between graph input ``source`` and tensor ``name`` through shape-only ops, or None."""
-    chain = []
-    while name != source:
-        node = producers.get(name)
-        if node is None or node.op_type not in _PASS_THROUGH:
-            return None
-        chain.append(node)
-        name = node.input[0]
-    return chain
-
-
-def find_speaker_gather(model, num_speakers: int | None = None):
-    """(gather node, table array, nodes between ``sid`` and the gather) for the speaker-table lookup."""
-    inputs = {i.name for i in model.graph.input}
-    if "sid" not in inputs:
-        raise SurgeryError("the model has no 'sid' input: it is a single-speaker voice")
-    producers = {out: node for node in model.graph.node for out in node.output}
-    constants = _constant_tensors(model)
-    candidates = []
-    for node in model.graph.node:
-        if node.op_type != "Gather" or len(node.input) < 2:
-            continue
-        table = constants.get(node.input[0])
-        if table is None or table.ndim != 2:
-            continue
-        chain = _derives_from(node.input[1], "sid", producers)
-        if chain is None:
-            continue
-        if num_speakers is not None and table.shape[0] != num_speakers:
-            raise SurgeryError(
-                f"the speaker table has {table.shape[0]} rows but the config says {num_speakers} speakers"
-            )
-        candidates.append((node, table, chain))
-    if len(candidates) != 1:
-        raise SurgeryError(f"expected one Gather on a speaker table fed by 'sid', found {len(candidates)}")
-    return candidates[0]
-
-
-def make_g_input_model(model, num_speakers: int | None = None):
-    """A copy of ``model`` whose ``g`` is an input; returns (new model, speaker table [n, gin])."""
-    import copy
-
-    import onnx
-    from onnx import TensorProto, helper
-
-    model = copy.deepcopy(model)
-    gather, table, chain = find_speaker_gather(model, num_speakers)
-    graph = model.graph
-    old_out = gather.output[0]
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name == old_out:
-                node.input[i] = G_INPUT
-    if any(out.name == old_out for out in graph.output):
-        raise SurgeryError("the speaker vector is a graph output; refusing to rewire it")
-    remove = {id(gather)} | {id(n) for n in chain}
-    kept = [n for n in graph.node if id(n) not in remove]
-    del graph.node[:]
-    graph.node.extend(kept)
-    used = {name for node in graph.node for name in node.input}
-    if "sid" in used:
-        raise SurgeryError("'sid' is used elsewhere in the graph; cannot remove it")
-    sid_inputs = [i for i in graph.input if i.name == "sid"]
-    for item in sid_inputs:
-        graph.input.remove(item)
-    table_name = gather.input[0]
-    for init in list(graph.initializer):
-        if init.name == table_name and table_name not in used:
-            graph.initializer.remove(init)
-    for node in list(graph.node):
-        if node.op_type == "Constant" and node.output[0] == table_name and table_name not in used:
-            graph.node.remove(node)
-    graph.input.append(helper.make_tensor_value_info(G_INPUT, TensorProto.FLOAT, ["batch_size", int(table.shape[1])]))
-    onnx.checker.check_model(model)
-    return model, np.asarray(table, dtype=np.float32)
-
-
-def _set_metadata(model, values: dict[str, str]) -> None:
-    existing = {p.key: p for p in model.metadata_props}
-    for key, value in values.items():
-        if key in existing:
-            existing[key].value = value
-        else:
-            prop = model.metadata_props.add()
-            prop.key, prop.value = key, value
+__all__ = [
+    "G_INPUT", "KIND", "SpeakerSpaceModel", "SurgeryError", "export_g_input_voice", "find_speaker_gather",
+    "make_g_input_model", "speaker_space_command",
+]  # fmt: skip
 
 
 def export_g_input_voice(
@@ -146,36 +37,7 @@ def export_g_input_voice(
 
     ``int8`` quantizes it with the project's voice quantizer (static QDQ decoder, weight-only elsewhere).
     """
-    import onnx
-
-    source, out_path = Path(source), Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if num_speakers is None:
-        sidecar = source.with_name(source.name + ".json")
-        if sidecar.is_file():
-            num_speakers = int(json.loads(sidecar.read_text("utf-8")).get("num_speakers", 0)) or None
-    original = onnx.load(str(source))
-    model, table = make_g_input_model(original, num_speakers)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    _set_metadata(
-        model,
-        {
-            "edge_vc_kind": KIND,
-            "num_speakers": str(table.shape[0]),
-            "gin_channels": str(table.shape[1]),
-            "source_model": source.name,
-            "source_sha256": digest,
-            "int8": "false",
-        },
-    )
-    table_path = out_path.with_name(out_path.name.removesuffix(".onnx") + ".speakers.npy")
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    onnx.save(model, str(tmp))
-    if int8:
-        _quantize_in_place(tmp, source.with_name(source.name + ".json"), table)
-    tmp.replace(out_path)
-    np.save(table_path, table)
-    return SpeakerSpaceModel(out_path, table_path, int(table.shape[0]), int(table.shape[1]))
+    return _export_fp32(source, out_path, num_speakers, finish=_quantize_in_place if int8 else None)
 
 
 def _quantize_in_place(path: Path, config_path: Path, table: np.ndarray) -> None:
@@ -184,11 +46,11 @@ def _quantize_in_place(path: Path, config_path: Path, table: np.ndarray) -> None
     import tempfile
 
     import onnx
+    from edge_vc.export.quantize import QuantRecipe, quantize_model
+    from edge_vc.export.sentences import CALIBRATION
+    from edge_vc.export.voice_common import phoneme_feeds
 
-    from edge_vc.tts.config import VoiceConfig
-    from export.quantize import QuantRecipe, quantize_model
-    from export.sentences import CALIBRATION
-    from export.voice import phoneme_feeds
+    from edge_vc.base_voice.config import VoiceConfig
 
     feeds = phoneme_feeds(VoiceConfig.load(config_path), CALIBRATION[:8])
     picks = np.linspace(0, table.shape[0] - 1, num=min(4, table.shape[0])).astype(int)
@@ -200,7 +62,7 @@ def _quantize_in_place(path: Path, config_path: Path, table: np.ndarray) -> None
     with tempfile.TemporaryDirectory() as tmp:
         model = quantize_model(model, QuantRecipe(), feeds, tmp)
     meta["int8"] = "true"
-    _set_metadata(model, meta)
+    set_metadata(model, meta)
     onnx.save(model, str(path))
 
 
@@ -213,7 +75,7 @@ def _click_command():
     @click.option("--int8", is_flag=True, help="Quantize like other voices (static QDQ decoder + weight-only).")
     def speaker_space_command(voice, out, int8):
         """Write VOICE's g-input variant (speaker vector as input) and its speaker table (.speakers.npy)."""
-        from edge_vc.tts.catalog import resolve_voice
+        from edge_vc.base_voice.catalog import resolve_voice
 
         files = resolve_voice(voice)
         try:

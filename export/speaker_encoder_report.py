@@ -26,7 +26,7 @@ def sha256(path: Path) -> str:
 
 def measure(path: Path, reference: dict, fp32_path: Path | None, speed_windows: np.ndarray, reps: int = 15) -> dict:
     """Parity against the torch reference (and fp32 ONNX), separation, and speed vs fp32 ONNX."""
-    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     artifact = SpeakerEncoder.load(path, threads=1)
     clips = reference["clips"]

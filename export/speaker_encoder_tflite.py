@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_vc.backends.tflite import METADATA_NAME
-from edge_vc.clone.encoder import EncoderMetadata
+from edge_vc.speaker.encoder import EncoderMetadata
 
 
 def keras_model(net, meta: EncoderMetadata, batch: int = 1):

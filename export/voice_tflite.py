@@ -16,49 +16,58 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edge_vc.export.voice_parts import PartsConfig, PartsVoice, onnx_part, split_voice
 
-from export.voice_parts import PartsConfig, PartsVoice, onnx_part, split_voice
+from edge_vc.base_voice.litert_voice import PART_NAMES, tflite_runner
 
-PART_NAMES = ("encoder", "flow", "decoder")
 PRECISIONS = {"fp32": "float32", "drq": "dynamic_range_quant"}
 
 
-def interpreter_class():
-    """LiteRT's Interpreter (ai-edge-litert), else tflite-runtime's; ImportError when neither works."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter
-    except ImportError:
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter
+def tflite_part(path, expected_outputs, threads: int = 1, order: list[int] | None = None):
+    """A runner with the ONNX part's layout (``edge_vc.base_voice.litert_voice.tflite_runner``)."""
+    return tflite_runner(path, expected_outputs, order, threads)
 
 
-def tflite_part(path, expected_outputs: list[tuple[int, ...]], threads: int = 1):
-    """A runner with the ONNX part's layout: inputs/outputs are transposed from onnx2tf's NHWC as needed."""
-    interpreter = interpreter_class()(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    inputs = {d["name"]: d for d in interpreter.get_input_details()}
-    outputs = interpreter.get_output_details()
+def probe_feeds(path) -> dict[str, np.ndarray]:
+    """Fixed random inputs for a part: ids, lengths and scales that make sense for the encoder."""
+    import onnx
 
-    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        for name, value in feeds.items():
-            detail = inputs[name]
-            value = np.asarray(value, dtype=detail["dtype"])
-            if tuple(value.shape) != tuple(detail["shape"]) and value.ndim == 3:
-                value = np.ascontiguousarray(value.transpose(0, 2, 1))
-            interpreter.set_tensor(detail["index"], value)
-        interpreter.invoke()
-        results = []
-        for detail, shape in zip(outputs, expected_outputs, strict=False):
-            out = interpreter.get_tensor(detail["index"])
-            if out.shape != shape and out.ndim == 3 and out.shape == (shape[0], shape[2], shape[1]):
+    rng = np.random.default_rng(7)
+    feeds = {}
+    for value in onnx.load(str(path), load_external_data=False).graph.input:
+        shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        if value.type.tensor_type.elem_type == onnx.TensorProto.INT64:
+            feeds[value.name] = rng.integers(1, 60, size=shape).astype(np.int64)
+        else:
+            feeds[value.name] = rng.standard_normal(shape).astype(np.float32)
+    if "input_lengths" in feeds:
+        length = feeds["input"].shape[1] * 3 // 4
+        feeds["input"][:, length:] = 0
+        feeds["input_lengths"][:] = length
+        feeds["scales"][:] = [0.667, 1.0, 0.8]
+    if "y_mask" in feeds:
+        feeds["y_mask"][:] = 1.0
+    return feeds
+
+
+def output_order(onnx_path: Path, tflite_path: Path) -> tuple[list[int], float]:
+    """Which TFLite output holds each ONNX output (nearest values on a probe), and the largest error."""
+    feeds = probe_feeds(onnx_path)
+    reference = onnx_part(onnx_path)(feeds)
+    raw = tflite_runner(tflite_path, None, threads=1)(feeds)
+    order, worst = [], 0.0
+    for ref in reference:
+        errors = []
+        for j, out in enumerate(raw):
+            if j in order or out.size != ref.size:
+                errors.append(np.inf)
+                continue
+            if out.shape != ref.shape and out.ndim == 3 and ref.ndim == 3:
                 out = out.transpose(0, 2, 1)
-            results.append(np.ascontiguousarray(out).reshape(shape))
-        return results
-
-    return run
+            errors.append(float(np.max(np.abs(out.reshape(-1) - ref.reshape(-1)))))
+        order.append(int(np.argmin(errors)))
+        worst = max(worst, errors[order[-1]])
+    return order, worst
 
 
 def onnx_output_shapes(path) -> list[tuple[int, ...]]:
@@ -101,7 +110,7 @@ def convert_part(onnx_path: Path, work: Path, timeout: float = 1800) -> dict[str
 
 
 def _part_meta(name: str, fmt: str, parts_cfg: PartsConfig, source, base: dict, sample_rate: int) -> dict[str, str]:
-    from export.voice import EXPORT_VERSION, KIND, source_licence
+    from edge_vc.export.voice_common import EXPORT_VERSION, KIND, source_licence
 
     return {
         "edge_vc.kind": f"{KIND}-part",
@@ -120,8 +129,7 @@ def _part_meta(name: str, fmt: str, parts_cfg: PartsConfig, source, base: dict, 
 def onnx_encoder_fallback(onnx_path: Path, target: Path, meta: dict[str, str]) -> Path:
     """The encoder part as ONNX with weight-only INT8 (used when onnx2tf cannot convert it)."""
     import onnx
-
-    from export.quantize import weight_only_int8
+    from edge_vc.export.quantize import weight_only_int8
 
     model = onnx.load(str(onnx_path))
     weight_only_int8(model, ["Conv", "MatMul"])
@@ -138,10 +146,11 @@ def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=
     A part onnx2tf cannot convert is reported with the error; for the encoder (text encoder + stochastic
     duration predictor, ~10 % of the time) the voice then uses an ONNX encoder part (weight-only INT8).
     """
-    from edge_vc.tts.config import VoiceConfig
-    from export.speaker_encoder_tflite import add_metadata, op_names
-    from export.voice import evaluate_artifact, sha256_file, write_report
-    from export.voice_eval import onnx_renderer
+    from edge_vc.export.speaker_encoder_tflite import add_metadata, op_names
+    from edge_vc.export.voice_common import evaluate_artifact, sha256_file, write_report
+    from edge_vc.export.voice_eval import onnx_renderer
+
+    from edge_vc.base_voice.config import VoiceConfig
 
     parts_cfg = PartsConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +158,7 @@ def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=
     report: dict[str, Any] = dict(base, format="tflite", parts=parts_cfg.to_dict(), notes=[])
     files: dict[str, Path] = {}
     ops: dict[str, list[str]] = {}
+    orders: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         progress("splitting the voice into encoder / flow / decoder parts with fixed shapes")
@@ -178,16 +188,22 @@ def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=
                 target = out_dir / f"{source.name}{suffix}.{name}.tflite"
                 target.write_bytes(add_metadata(flat, meta))
                 files[f"{name}.{precision}"] = target
+            orders[name], error = output_order(onnx_parts[name], files[f"{name}.fp32"])
+            report.setdefault("fp32_part_max_abs_error", {})[name] = error
+            progress(f"{name}: TFLite fp32 outputs {orders[name]} match ONNX's (max abs error {error:.2e})")
         sidecar = json.loads(Path(source.config_path).read_text(encoding="utf-8"))
         sidecar["edge_vc_tflite_parts"] = parts_cfg.to_dict()
         sidecar["edge_vc_tflite_output_shapes"] = {n: [list(x) for x in shapes[n]] for n in PART_NAMES}
+        sidecar["edge_vc_tflite_output_order"] = orders
         sidecar["edge_vc_tflite_files"] = {k: p.name for k, p in files.items() if not k.endswith(".fp32")}
         (out_dir / f"{source.name}.tflite.json").write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
         renderers = {"fp32-onnx": onnx_renderer(source.model_path)}
-        renderers["parts-onnx-fp32"] = PartsVoice(*(onnx_part(onnx_parts[n]) for n in PART_NAMES), parts_cfg).render
+        gaps = {int(i) for i in sidecar.get("phoneme_id_map", {}).get(" ", [])}
+        onnx_runners = [onnx_part(onnx_parts[n]) for n in PART_NAMES]
+        renderers["parts-onnx-fp32"] = PartsVoice(*onnx_runners, parts_cfg, gaps=gaps).render
         for precision in PRECISIONS:
-            runners = [part_runner(files, n, precision, shapes[n]) for n in PART_NAMES]
-            renderers[f"tflite-{precision}"] = PartsVoice(*runners, parts_cfg).render
+            runners = [part_runner(files, n, precision, shapes[n], order=orders.get(n)) for n in PART_NAMES]
+            renderers[f"tflite-{precision}"] = PartsVoice(*runners, parts_cfg, gaps=gaps).render
         report.update(evaluate_artifact(source, renderers, config, progress))
     report["ops"] = ops
     report["artifact"] = str(files["decoder.drq"])
@@ -200,10 +216,10 @@ def export_tflite(source, out_dir: Path, config, base: dict[str, Any], progress=
     return report
 
 
-def part_runner(files: dict[str, Path], name: str, precision: str, shapes, threads: int = 1):
+def part_runner(files: dict[str, Path], name: str, precision: str, shapes, threads: int = 1, order=None):
     """TFLite runner of a part, or the ONNX fallback part when that part has no TFLite file."""
     if f"{name}.{precision}" in files:
-        return tflite_part(files[f"{name}.{precision}"], shapes, threads)
+        return tflite_part(files[f"{name}.{precision}"], shapes, threads, order)
     return onnx_part(files[f"{name}.fallback"], threads)
 
 
@@ -219,12 +235,13 @@ def load_parts_voice(sidecar: str | Path, source_model: str | Path | None = None
     data = json.loads(sidecar.read_text(encoding="utf-8"))
     cfg = PartsConfig.from_dict(data["edge_vc_tflite_parts"])
     shapes = {n: [tuple(s) for s in v] for n, v in data["edge_vc_tflite_output_shapes"].items()}
+    orders = data.get("edge_vc_tflite_output_order", {})
     stem = sidecar.name[: -len(".tflite.json")]
     runners = []
     for name in PART_NAMES:
         tfl, onnx_file = sidecar.with_name(f"{stem}.{name}.tflite"), sidecar.with_name(f"{stem}.{name}.onnx")
         if tfl.is_file():
-            runners.append(tflite_part(tfl, shapes[name], threads))
+            runners.append(tflite_part(tfl, shapes[name], threads, orders.get(name)))
         elif onnx_file.is_file():
             runners.append(onnx_part(onnx_file, threads))
         elif source_model is not None:
@@ -232,4 +249,4 @@ def load_parts_voice(sidecar: str | Path, source_model: str | Path | None = None
             runners.append(onnx_part(split_voice(source_model, work, cfg)[name], threads))
         else:
             raise FileNotFoundError(f"no {name} part beside {sidecar} and no source voice given")
-    return PartsVoice(*runners, cfg)
+    return PartsVoice(*runners, cfg, gaps={int(i) for i in data.get("phoneme_id_map", {}).get(" ", [])})

@@ -1,6 +1,6 @@
 """Compare INT8 recipes for a Piper voice in ONE interleaved run (size, 1-thread speed, WER, cosine).
 
-    python -m export.voice_variants --out out/vits-variants --reps 5
+    python -m edge_vc.export.voice_variants --out out/vits-variants --reps 5
 
 Writes ``variants.json`` and ``variants.md`` in ``--out``. This is the evidence behind the default recipe
 in ``export.quantize.QuantRecipe``; ``edge-vc export voice`` itself builds only the chosen one.
@@ -62,11 +62,10 @@ VARIANTS: dict[str, dict | str] = {
 def build_variant(source, spec, out_dir: Path, config) -> Path:
     """One variant file from the fp32 source."""
     import onnx
+    from edge_vc.export.quantize import QuantRecipe, quantize_model
+    from edge_vc.export.sentences import CALIBRATION
+    from edge_vc.export.voice_common import phoneme_feeds
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from export.quantize import QuantRecipe, quantize_model
-    from export.sentences import CALIBRATION
-    from export.voice import phoneme_feeds
 
     name = spec if isinstance(spec, str) else (spec.get("name") or "default")
     target = out_dir / f"{name}.onnx"
@@ -88,10 +87,11 @@ def build_variant(source, spec, out_dir: Path, config) -> Path:
 @click.option("--no-quality", is_flag=True)
 def main(voice, out_dir, reps, only, no_quality):
     """Build every variant, then time and score them against fp32 in one interleaved run."""
-    from edge_vc.tts.catalog import resolve_voice
-    from edge_vc.tts.config import VoiceConfig
-    from export.voice import VoiceExportConfig, evaluate_artifact
-    from export.voice_eval import onnx_renderer
+    from edge_vc.export.voice_common import VoiceExportConfig, evaluate_artifact
+    from edge_vc.export.voice_eval import onnx_renderer
+
+    from edge_vc.base_voice.catalog import resolve_voice
+    from edge_vc.base_voice.config import VoiceConfig
 
     source = resolve_voice(voice)
     config = VoiceConfig.load(source.config_path)

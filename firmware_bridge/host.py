@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from edge_vc.firmware_bridge.protocol import DecodeError, ErrorCode, Frame, FrameDecoder, MsgType, PttMode, State
 
-from .protocol import DecodeError, ErrorCode, Frame, FrameDecoder, MsgType, PttMode, State
+from edge_vc.configs import from_mapping, to_mapping
+from edge_vc.errors import ConfigError
 
 try:
     import termios
@@ -31,9 +33,6 @@ except ImportError:  # not a POSIX system
 
 _LOGGER = logging.getLogger(__name__)
 MAX_RECORD_SECONDS = 60.0
-SUGGESTED_ENROLL_COMMAND = "{python} -m edge_vc enroll {profile} --force --wav {takes}"
-"""Every take so far re-enrolled as one profile. Not a default: ``enroll`` asks for a spoken consent
-phrase shown on its stdout, which a headless kiosk cannot show; set it where someone can see it."""
 PROFILE_NAME_MAX = 32
 
 
@@ -107,20 +106,18 @@ class RuntimeConfig:
 
     @staticmethod
     def from_dict(data: dict) -> RuntimeConfig:
-        known = RuntimeConfig.__dataclass_fields__
-        config = RuntimeConfig(**{k: v for k, v in data.items() if k in known})
-        config.validate()
-        return config
+        """Settings from a mapping (other keys are ignored); ConfigError for wrong types or values."""
+        return from_mapping(RuntimeConfig, data, what="bridge settings", unknown="ignore")
 
     def to_dict(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
+        return to_mapping(self)
 
     def validate(self) -> None:
-        """Raise ValueError for a profile name that is not a plain name, or a non-positive timeout."""
+        """Raise ConfigError (a ValueError) for a profile name that is not a plain name, or a non-positive timeout."""
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", self.enroll_profile):
-            raise ValueError(f"enroll profile {self.enroll_profile!r}: use 1-32 letters, digits, '-' or '_'")
+            raise ConfigError(f"enroll profile {self.enroll_profile!r}: use 1-32 letters, digits, '-' or '_'")
         if self.command_timeout <= 0:
-            raise ValueError("command_timeout must be > 0")
+            raise ConfigError("command_timeout must be > 0")
 
 
 class EdgeRuntime:
@@ -183,35 +180,25 @@ class EdgeRuntime:
         self._set(*final)
 
     def _speaker(self, name: str | None):
-        from edge_vc.pipeline import Speaker
+        from edge_vc.loader import load
 
         key = name or self.config.voice or ""
         if key not in self._speakers:
-            self._speakers[key] = Speaker.load(key or None, threads=self.config.threads)
+            self._speakers[key] = load(key or None, threads=self.config.threads)
         return self._speakers[key]
 
     def _speak(self, text: str, profile: str | None) -> None:
         from edge_vc.audio.sinks import DeviceSink, WavFileSink
+        from edge_vc.render import SpeechRequest, render
 
         speaker = self._speaker(profile)
         self._set(State.SPEAKING)
         self.utterances += 1
         if self.config.out_dir is not None:
-            sink = WavFileSink(Path(self.config.out_dir) / f"utterance-{self.utterances:04d}.wav")
+            sink = WavFileSink(Path(self.config.out_dir) / f"utterance-{self.utterances:04d}.wav", make_parents=True)
         else:
             sink = DeviceSink(self.config.device)
-        try:
-            for chunk in speaker.synthesize(text):
-                if self._stop.is_set():
-                    break
-                sink.write(chunk)
-        except BaseException:
-            sink.abort()
-            raise
-        if self._stop.is_set():
-            sink.abort()
-        else:
-            sink.close()
+        render(speaker, SpeechRequest(text), [sink], cancelled=self._stop.is_set)
 
     def stop(self) -> None:
         self._stop.set()

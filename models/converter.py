@@ -19,16 +19,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
-from torch.nn import functional as F
-
-from .vits_modules import (
+from edge_vc.models.vits_modules import (
     Generator,
     PosteriorEncoder,
     ResidualCouplingBlock,
     apply_legacy_weight_norm,
     fold_weight_norm,
 )
+from torch import nn
+from torch.nn import functional as F
+
+from edge_vc.configs import from_mapping
 
 REF_ENC_FILTERS = (32, 32, 64, 64, 128, 128)
 
@@ -83,11 +84,7 @@ class ConverterConfig:
                 raise ValueError("this is a base-speaker TTS config (n_speakers > 0), not a converter config")
         else:
             flat.update(data)
-        known = set(ConverterConfig.__dataclass_fields__)
-        config = ConverterConfig(**{k: v for k, v in flat.items() if k in known})
-        config.resblock = str(config.resblock)
-        config.validate()
-        return config
+        return from_mapping(ConverterConfig, flat, what="converter config", unknown="ignore")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

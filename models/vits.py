@@ -4,7 +4,7 @@ Structure after Kim et al. 2021 (VITS) as used by Piper: a transformer text enco
 means/log-stds per phoneme, a duration predictor decides frames per phoneme, a normalizing flow maps
 prior samples to the posterior space, and a HiFi-GAN decoder makes audio. A speaker table ``emb_g``
 gives ``g`` which conditions the duration predictor, the flow and the decoder — the speaker space that
-``edge_vc.clone.atlas`` searches. Sizes are configurable; ``VitsConfig.tiny()`` is for tests.
+``edge_vc.speaker.atlas`` searches. Sizes are configurable; ``VitsConfig.tiny()`` is for tests.
 
 The duration predictor is the stochastic one by default (``use_sdp``, as Piper; inference direction
 only, ``models/vits_sdp.py``) or the deterministic one. Not implemented: relative-position attention
@@ -20,10 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from edge_vc.models.vits_modules import (
+    Generator,
+    LayerNorm,
+    PosteriorEncoder,
+    ResidualCouplingBlock,
+    generate_path,
+    sequence_mask,
+)
+from edge_vc.models.vits_sdp import StochasticDurationPredictor
 from torch import nn
 
-from .vits_modules import Generator, LayerNorm, PosteriorEncoder, ResidualCouplingBlock, generate_path, sequence_mask
-from .vits_sdp import StochasticDurationPredictor
+from edge_vc.configs import from_mapping
 
 
 @dataclass
@@ -79,10 +87,7 @@ class VitsConfig:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> VitsConfig:
-        known = set(VitsConfig.__dataclass_fields__)
-        config = VitsConfig(**{k: v for k, v in data.items() if k in known})
-        config.validate()
-        return config
+        return from_mapping(VitsConfig, data, what="VITS config", unknown="ignore")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

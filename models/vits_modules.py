@@ -337,9 +337,3 @@ def apply_legacy_weight_norm(modules: list[nn.Module]) -> None:
         warnings.simplefilter("ignore")
         for module in modules:
             torch.nn.utils.weight_norm(module)
-
-
-def remove_legacy_weight_norm(modules: list[nn.Module]) -> None:
-    """Fold legacy weight norm back into plain weights (for export)."""
-    for module in modules:
-        torch.nn.utils.remove_weight_norm(module)

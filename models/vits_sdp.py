@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 import torch
+from edge_vc.models.vits_modules import Flip, LayerNorm
 from torch import nn
 from torch.nn import functional as F
-
-from .vits_modules import Flip, LayerNorm
 
 MIN_BIN_WIDTH = 1e-3
 MIN_BIN_HEIGHT = 1e-3

@@ -9,12 +9,14 @@ Speaker 0 is the base voice (pretraining), speaker 1 the adapted speaker. Conten
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from edge_vc.configs import from_mapping
 
 
 @dataclass
@@ -47,16 +49,7 @@ class DecoderConfig:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> DecoderConfig:
-        known = {f.name for f in fields(DecoderConfig)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown decoder config keys: {', '.join(unknown)}")
-        values = dict(data)
-        if "dilations" in values:
-            values["dilations"] = tuple(int(d) for d in values["dilations"])
-        config = DecoderConfig(**values)
-        config.validate()
-        return config
+        return from_mapping(DecoderConfig, data, what="decoder config")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

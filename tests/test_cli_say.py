@@ -9,7 +9,7 @@ import wave
 
 import pytest
 
-from edge_vc.tts.catalog import bundled_voice
+from edge_vc.base_voice.catalog import bundled_voice
 
 
 def _wav_info(data: bytes) -> tuple[int, int]:

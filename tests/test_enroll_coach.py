@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edge_vc.audio.io import read_audio, resample
-from edge_vc.clone.coach import CoachConfig, run_coach, two_voice_split
-from edge_vc.clone.vad import SileroVAD
+from edge_vc.enroll.coach import CoachConfig, run_coach, two_voice_split
+from edge_vc.speaker.vad import SileroVAD
 
 RATE = 24000
 
@@ -21,7 +21,7 @@ def vad():
 
 @pytest.fixture(scope="module")
 def encoder():
-    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     return SpeakerEncoder.load(os.environ.get("EDGE_VC_TEST_ENCODER") or None, threads=2)
 
@@ -61,7 +61,17 @@ def long_clean(clips, names=("andrew",)):
 @pytest.mark.parametrize("name", ["long", "long2"])
 def test_clean_real_speech_passes_every_check(clips, vad, encoder, name):
     report = run_coach(clips[name], RATE, encoder=encoder, vad=vad)
-    assert set(levels(report)) == {"speech", "speech_ratio", "noise", "reverb", "clipping", "level", "pace", "voices"}
+    assert set(levels(report)) == {
+        "speech",
+        "speech_ratio",
+        "noise",
+        "reverb",
+        "clipping",
+        "level",
+        "bandwidth",
+        "pace",
+        "voices",
+    }
     assert all(level == "ok" for level in levels(report).values()), report.summary_lines()
     assert not report.blocking(strict=True)
 
@@ -161,6 +171,7 @@ def test_music_trips_speech_ratio(clips, vad):
     assert f.level == "warn" and "music" in f.message, report.summary_lines()
 
 
+@pytest.mark.slow
 def test_long_recordings_are_trimmed(clips, vad):
     long = np.tile(clips["long"], 3)  # ~71 s
     report = run_coach(long, RATE, vad=vad)

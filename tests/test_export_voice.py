@@ -20,10 +20,11 @@ def _snr_db(ref: np.ndarray, test: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def eval_ids():
-    from edge_vc.tts.catalog import bundled_voice
-    from edge_vc.tts.config import VoiceConfig
-    from export.sentences import EVALUATION
-    from export.voice import phoneme_feeds
+    from edge_vc.export.sentences import EVALUATION
+    from edge_vc.export.voice import phoneme_feeds
+
+    from edge_vc.base_voice.catalog import bundled_voice
+    from edge_vc.base_voice.config import VoiceConfig
 
     config = VoiceConfig.load(bundled_voice().config_path)
     return [f["input"][0].tolist() for f in phoneme_feeds(config, EVALUATION)]
@@ -32,17 +33,19 @@ def eval_ids():
 @pytest.fixture(scope="module")
 def renderings(eval_ids):
     """fp32 and committed INT8 audio of the 12 evaluation sentences, noise scales 0."""
-    from edge_vc.tts.catalog import bundled_voice
-    from export.voice_eval import onnx_renderer
+    from edge_vc.export.voice_eval import onnx_renderer
+
+    from edge_vc.base_voice.catalog import bundled_voice
 
     fp32, int8 = onnx_renderer(bundled_voice().model_path, threads=2), onnx_renderer(JOE_INT8, threads=2)
     return [fp32(i) for i in eval_ids], [int8(i) for i in eval_ids]
 
 
 def test_committed_voice_has_metadata_and_manifest():
-    from edge_vc.tts.catalog import bundled_voice
-    from export.quantize import QuantRecipe
-    from export.voice import EXPORT_VERSION, read_voice_metadata, sha256_file
+    from edge_vc.export.quantize import QuantRecipe
+    from edge_vc.export.voice import EXPORT_VERSION, read_voice_metadata, sha256_file
+
+    from edge_vc.base_voice.catalog import bundled_voice
 
     assert JOE_INT8.is_file() and JOE_INT8.stat().st_size <= 25_000_000
     meta = read_voice_metadata(JOE_INT8)
@@ -58,21 +61,23 @@ def test_committed_voice_has_metadata_and_manifest():
 
 
 def test_fp32_voice_is_refused_as_export(tmp_path):
+    from edge_vc.export.voice import read_voice_metadata
+
+    from edge_vc.base_voice.catalog import bundled_voice
     from edge_vc.errors import ModelLoadError
-    from edge_vc.tts.catalog import bundled_voice
-    from export.voice import read_voice_metadata
 
     with pytest.raises(ModelLoadError, match="no edge-vc voice metadata"):
         read_voice_metadata(bundled_voice().model_path)
 
 
+@pytest.mark.slow
 def test_conv_transpose_rewrite_is_exact(eval_ids):
     """The ConvTranspose -> Conv + depth-to-space rewrite changes nothing in fp32."""
     import onnx
+    from edge_vc.export.quantize import rewrite_conv_transpose
+    from edge_vc.export.voice_eval import onnx_renderer
 
-    from edge_vc.tts.catalog import bundled_voice
-    from export.quantize import rewrite_conv_transpose
-    from export.voice_eval import onnx_renderer
+    from edge_vc.base_voice.catalog import bundled_voice
 
     model = onnx.load(str(bundled_voice().model_path))
     assert rewrite_conv_transpose(model) == 3
@@ -83,9 +88,10 @@ def test_conv_transpose_rewrite_is_exact(eval_ids):
     assert _snr_db(ref, out) > 80
 
 
+@pytest.mark.slow
 def test_int8_voice_loads_and_speaks(tmp_path, run_cli):
     from edge_vc.audio.io import read_audio
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.voice import BaseVoice
 
     voice = BaseVoice.load(str(JOE_INT8), threads=1)
     assert voice.sample_rate == 22050
@@ -99,8 +105,9 @@ def test_int8_voice_loads_and_speaks(tmp_path, run_cli):
 @pytest.mark.slow
 def test_int8_wer_guard(renderings, asr):
     """Whisper tiny.en WER of INT8 is at most 2 points worse than fp32 on 12 sentences."""
-    from export.sentences import EVALUATION
-    from tests.asr import word_error_rate
+    from edge_vc.export.sentences import EVALUATION
+
+    from edge_vc.bench.asr import word_error_rate
 
     fp32, int8 = renderings
     ref = np.mean([word_error_rate(t, asr.transcribe(a, 22050)) for t, a in zip(EVALUATION, fp32, strict=True)])
@@ -113,7 +120,7 @@ def test_int8_wer_guard(renderings, asr):
 @pytest.mark.slow
 def test_int8_speaker_cosine_guard(renderings):
     """GE2E d-vector of each INT8 rendering is close to the fp32 rendering of the same text."""
-    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     encoder = SpeakerEncoder.load()
     fp32, int8 = renderings
@@ -123,10 +130,12 @@ def test_int8_speaker_cosine_guard(renderings):
     assert min(cos) >= 0.90, cos
 
 
+@pytest.mark.slow
 def test_int8_is_faster_on_one_thread(eval_ids):
     """Interleaved, 1 thread, CPU time: INT8 at least 1.3x faster than fp32 (committed report says >= 1.5x)."""
-    from edge_vc.tts.catalog import bundled_voice
-    from export.voice_eval import interleaved_speed, onnx_renderer
+    from edge_vc.export.voice_eval import interleaved_speed, onnx_renderer
+
+    from edge_vc.base_voice.catalog import bundled_voice
 
     renderers = {"fp32": onnx_renderer(bundled_voice().model_path), "int8": onnx_renderer(JOE_INT8)}
     fp32, int8 = interleaved_speed(renderers, eval_ids[:2], 22050, reps=3)
@@ -137,9 +146,8 @@ def test_int8_is_faster_on_one_thread(eval_ids):
 def test_reexport_reproduces_committed_voice(tmp_path, run_cli, eval_ids):
     """The CLI re-export gives the committed file (same onnxruntime) or the same audio within tolerance."""
     import onnxruntime
-
-    from export.voice import sha256_file
-    from export.voice_eval import onnx_renderer
+    from edge_vc.export.voice import sha256_file
+    from edge_vc.export.voice_eval import onnx_renderer
 
     result = run_cli(
         "export", "voice", "--format", "onnx-int8", "--no-quality", "--reps", "1", "--out", str(tmp_path), timeout=900

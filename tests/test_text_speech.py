@@ -49,7 +49,7 @@ def test_ssml_speaks_normalised_words_with_real_pauses(base_voice, asr):
 
 
 def test_prosody_rate_and_pitch_change_the_audio(base_voice):
-    from edge_vc.tts.config import SynthesisConfig
+    from edge_vc.base_voice.config import SynthesisConfig
 
     syn = SynthesisConfig(noise_scale=0.0, noise_w=0.0)
     sentence = "Seven seas and seven seals."

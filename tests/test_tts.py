@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_vc.base_voice.config import SynthesisConfig, VoiceConfig
+from edge_vc.base_voice.phonemes import Phonemizer
 from edge_vc.text.sentences import split_sentences
-from edge_vc.tts.config import SynthesisConfig, VoiceConfig
-from edge_vc.tts.phonemes import Phonemizer
 
 SENTENCES = [
     "The weather today is sunny with a light breeze from the west.",
@@ -87,7 +87,7 @@ def test_first_chunk_arrives_before_the_rest_is_synthesized(base_voice, monkeypa
 
 
 def test_first_sentence_decoded_in_small_windows_matches_whole_decoding(base_voice):
-    from edge_vc.tts.config import SynthesisConfig
+    from edge_vc.base_voice.config import SynthesisConfig
 
     assert base_voice.decoder is not None, "the bundled voice should be split for streaming"
     syn = SynthesisConfig(noise_scale=0, noise_w=0, normalize_audio=False)

@@ -43,8 +43,9 @@ def _bad_copy(src, folder, name, mutate=None, sidecar=True):
     return model
 
 
+@pytest.mark.slow
 def test_install_list_remove_multispeaker(fixtures, home):
-    from edge_vc.tts.store import install_voice, list_voices, remove_voice, voice_cache_dir
+    from edge_vc.base_voice.store import install_voice, list_voices, remove_voice, voice_cache_dir
 
     multi, _ = fixtures
     info = install_voice(multi, name="fixture-multi")
@@ -80,9 +81,10 @@ def _make_bad_inputs(fixtures, folder):
     ]
 
 
+@pytest.mark.slow
 def test_bad_voices_give_clear_errors_and_leave_store_unchanged(fixtures, home, tmp_path):
+    from edge_vc.base_voice.store import install_voice
     from edge_vc.errors import EdgeVCError
-    from edge_vc.tts.store import install_voice
 
     install_voice(fixtures[0], name="already-there")
     before = _snapshot(home)
@@ -95,6 +97,7 @@ def test_bad_voices_give_clear_errors_and_leave_store_unchanged(fixtures, home, 
     assert _snapshot(home) == before
 
 
+@pytest.mark.slow
 def test_cli_voices_add_reports_speakers_and_errors(fixtures, home, tmp_path, run_cli):
     env = {"EDGE_VC_HOME": str(home)}
     done = run_cli("voices", "add", str(fixtures[0]), "--name", "fixture-cli", env=env)

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from edge_vc.models.voice_decoder import SpeakerDecoder, VoiceDecoder
+from edge_vc.train.loop import Corpus, Schedule, train
+from edge_vc.train.pretrain import load_npz, shipped_base_decoder
 
-from edge_vc.features.pitch import PitchMap
-from models.voice_decoder import SpeakerDecoder, VoiceDecoder
+from edge_vc.features.pitch import REFERENCE_HZ, PitchMap
+from edge_vc.fileio import atomic_path
 
-from .loop import Corpus, Schedule, train
-from .pretrain import DEFAULT_OUT, load_npz
-
-BASE_DECODER = DEFAULT_OUT / "base_decoder.npz"
+BASE_DECODER = shipped_base_decoder()
+CONTENT_SOURCES = ("enrollment", "normalised", "both")
 
 
 @dataclass
@@ -54,6 +55,12 @@ class AdaptConfig:
     content_shifts: tuple[float, ...] = (1.0,)
     """Voice shifts of the speaker's content versions (perturbation; see ``shifted_content``)."""
 
+    content_source: str = "enrollment"
+    """Audio the speaker's content features come from: "enrollment" (as recorded), "normalised" (a copy
+    moved to the base voice's pitch range and vocal-tract length, ``normalised_audio``, so the speaker's
+    rows learn from base-voice-like content, as they get at synthesis) or "both" (a random one of the
+    two per crop). The target mel and pitch stay the enrollment's. Measured: docs/learned-stage.md."""
+
     def validate(self) -> None:
         if self.steps <= 0 or self.lr <= 0 or self.threads <= 0:
             raise ValueError("steps, lr and threads must be > 0")
@@ -61,6 +68,8 @@ class AdaptConfig:
             raise ValueError("replay must be in [0, 1)")
         if not self.content_shifts or not all(0.5 <= k <= 2.0 for k in self.content_shifts):
             raise ValueError("content_shifts must be a non-empty list of factors in [0.5, 2]")
+        if self.content_source not in CONTENT_SOURCES:
+            raise ValueError(f"content_source must be one of {', '.join(CONTENT_SOURCES)}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -70,13 +79,13 @@ class AdaptConfig:
 
 def replay_corpus(minutes: float, threads: int = 2, seed: int = 4321, pitch: bool = False) -> Corpus:
     """Base-voice speech for replay: synthesized and encoded once, cached under EDGE_VC_HOME/cache."""
-    from edge_vc.config import cache_dir
+    from edge_vc.train.sentences import generate
+
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.features.content import ContentEncoder
     from edge_vc.features.hifigan_mel import hifigan_log_mel
     from edge_vc.features.pitch import pitch_features
-    from edge_vc.tts.voice import BaseVoice
-
-    from .sentences import generate
+    from edge_vc.paths import cache_dir
 
     path = cache_dir() / "learned" / f"replay_{minutes:g}min_{seed}{'_f0' if pitch else ''}.npz"
     if path.is_file():
@@ -94,13 +103,11 @@ def replay_corpus(minutes: float, threads: int = 2, seed: int = 4321, pitch: boo
         total += audio.size / voice.sample_rate
         if total >= minutes * 60:
             break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
     arrays = {"content": np.concatenate(contents), "mel": np.concatenate(mels)}
     if pitch:
         arrays["pitch"] = np.concatenate(pitches)
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
     return Corpus.load(path, speaker=0)
 
 
@@ -108,20 +115,67 @@ def corpora(
     audio: np.ndarray, rate: int, encoder, config: AdaptConfig, base: Path = BASE_DECODER
 ) -> tuple[Corpus, Corpus, PitchMap | None]:
     """The speaker's corpus, the replay corpus and (for a decoder with pitch input) the pitch map."""
+    config.validate()
     pitch = load_npz(base).config.pitch_dim > 0
-    speaker = Corpus.from_audio(audio, rate, encoder, speaker=1, pitch=pitch, shifts=tuple(config.content_shifts))
+    shifts = tuple(config.content_shifts)
+    speaker = Corpus.from_audio(audio, rate, encoder, speaker=1, pitch=pitch, shifts=shifts)
     replay = replay_corpus(config.replay_minutes, threads=config.threads, pitch=pitch)
-    return speaker, replay, PitchMap.between(replay.pitch, speaker.pitch) if pitch else None
+    pitch_map = PitchMap.between(replay.pitch, speaker.pitch) if pitch else None
+    if config.content_source != "enrollment":
+        if pitch_map is None:
+            raise ValueError("content_source needs a base decoder with a pitch input (for the pitch map)")
+        from edge_vc.features.content import shifted_content
+        from edge_vc.features.hifigan_mel import HIFIGAN_RATE
+
+        normal = normalised_audio(speaker, pitch_map)
+        versions = np.stack([shifted_content(encoder, normal, HIFIGAN_RATE, speaker.frames, k) for k in shifts])
+        if config.content_source == "both":
+            original = speaker.content if speaker.content.ndim == 3 else speaker.content[None]
+            versions = np.concatenate([original, versions])
+        speaker.content = versions[0] if versions.shape[0] == 1 else versions
+    return speaker, replay, pitch_map
+
+
+def normalised_audio(speaker: Corpus, pitch_map: PitchMap) -> np.ndarray:
+    """The recording re-rendered in the base voice's range (22 050 Hz, one hop per mel frame): its
+    log-mel envelope with the formants ÷ the DSP estimate's prior warp (F0 ratio^0.25, within its bounds),
+    through the source-filter renderer with its pitch contour moved to the base voice's median and
+    spread (``pitch_map`` inverted). PSOLA (the DSP stage) cannot move real speech down by 15-24
+    semitones: at -12 st the output's median F0 barely moved (seed-vc s4: 255 → 267 Hz)."""
+    from edge_vc.features.hifigan_mel import hifigan_mel_config
+    from edge_vc.features.mel import hz_to_mel, mel_to_hz
+    from edge_vc.stages.dsp_estimate import WARP_BOUNDS
+    from edge_vc.vocoder.source_filter import SourceFilterVocoder
+
+    if speaker.pitch is None:
+        raise ValueError("normalised content needs the speaker's pitch frames")
+    shift = pitch_map.target_median - pitch_map.source_median  # speaker above the base voice, semitones
+    warp = float(np.clip(2.0 ** (shift / 48.0), *WARP_BOUNDS))
+    mel_config = hifigan_mel_config()
+    span = np.linspace(hz_to_mel(mel_config.fmin), hz_to_mel(mel_config.fmax), mel_config.n_mels + 2)
+    centres = mel_to_hz(span)[1:-1]
+    # the envelope first: the mel averaged over the bands within one of the speaker's F0 (as the renderer
+    # does), else the speaker's harmonic ripple survives and the copy keeps a residue pitch near the
+    # speaker's (seed-vc s2: YIN read 170 Hz in a copy rendered at 92 Hz)
+    f0 = np.where(speaker.pitch[:, 1] > 0.5, REFERENCE_HZ * 2.0 ** speaker.pitch[:, 0].astype(np.float64), 0.0)
+    near = np.abs(centres[:, None] - centres[None, :])[None] <= f0[:, None, None]
+    near |= np.eye(centres.size, dtype=bool)[None]
+    linear = np.einsum("tij,tj->ti", near.astype(np.float32), np.exp(speaker.mel.astype(np.float32)))
+    mel = np.log(linear / near.sum(2) + 1e-9).astype(np.float64)
+    warped = np.stack([np.interp(centres * warp, centres, row) for row in mel])  # envelope(f) = old(f × warp)
+    m = pitch_map
+    to_base = PitchMap(m.target_median, m.target_spread, m.source_median, m.source_spread)
+    return SourceFilterVocoder()(warped, to_base.apply(speaker.pitch))
 
 
 def level_offset_db(audio: np.ndarray, rate: int, threads: int = 2) -> float:
     """dB from the base voice's speech level to the speaker's (clipped to -30..-12 dBFS, as the DSP
     stage's loudness target is), so that switching a profile from DSP to learned keeps its level."""
-    from edge_vc.clone.stages.dsp_analysis import active_rms_db
-    from edge_vc.clone.stages.dsp_estimate import LOUDNESS_RANGE_DBFS
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.train.sentences import generate
 
-    from .sentences import generate
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.dsp.analysis import active_rms_db
+    from edge_vc.stages.dsp_estimate import LOUDNESS_RANGE_DBFS
 
     voice = BaseVoice.load(threads=threads)
     base = np.concatenate([c.audio for s in generate(3, seed=99) for c in voice.synthesize(s)])
@@ -168,26 +222,32 @@ def adapt(
 
 def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], speaker: int = 1) -> float:
     """Write the decoder fixed to ``speaker`` as ONNX (dynamic length); returns max |ONNX - torch| on mel."""
+    from edge_vc.export.speaker_encoder import set_onnx_metadata
+
     from edge_vc.backends.onnx import create_session
-    from export.speaker_encoder import set_onnx_metadata
 
     wrapper = SpeakerDecoder(model.eval(), speaker).eval()
     pitch_dim = model.config.pitch_dim
     dummy = (torch.randn(1, 173, model.config.content_dim),) + ((torch.randn(1, 173, pitch_dim),) if pitch_dim else ())
     names = ["content"] + (["pitch"] if pitch_dim else [])
-    tmp = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(
-        wrapper, dummy, str(tmp), input_names=names, output_names=["mel"], opset_version=17,
-        dynamic_axes={**{n: {1: "frames"} for n in names}, "mel": {2: "frames"}}, dynamo=False,
-    )  # fmt: skip
-    set_onnx_metadata(tmp, metadata)
-    probe = (torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean,)
-    if pitch_dim:
-        probe += (torch.randn(1, 311, pitch_dim) * 0.5,)
-    with torch.no_grad():
-        expected = wrapper(*probe).numpy()
-    got = create_session(tmp, threads=1).run(None, {n: t.numpy() for n, t in zip(names, probe, strict=True)})[0]
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # the decoder appears only once it ran and matched torch
+        torch.onnx.export(
+            wrapper, dummy, str(tmp), input_names=names, output_names=["mel"], opset_version=17,
+            dynamic_axes={**{n: {1: "frames"} for n in names}, "mel": {2: "frames"}}, dynamo=False,
+        )  # fmt: skip
+        set_onnx_metadata(tmp, metadata)
+        probe = (torch.randn(1, 311, model.config.content_dim) * model.content_std + model.content_mean,)
+        if pitch_dim:
+            probe += (torch.randn(1, 311, pitch_dim) * 0.5,)
+        with torch.no_grad():
+            expected = wrapper(*probe).numpy()
+        session = create_session(tmp, threads=1)
+        got = session.run(None, {n: t.numpy() for n, t in zip(names, probe, strict=True)})[0]
+    # the LiteRT form beside it (decoder.tflite), when TensorFlow is installed: a board without
+    # onnxruntime only loads it (edge_vc.export.decoder_tflite)
+    from edge_vc.export.decoder_tflite import export as export_tflite
+
+    export_tflite(model, path.with_suffix(".tflite"), metadata, [t.numpy() for t in probe], expected, speaker)
     return float(np.abs(got - expected).max())
 
 

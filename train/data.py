@@ -1,9 +1,10 @@
 """Base-voice training data for the learned stage: synthesized speech, its content features and mels.
 
-    python -m train.data --minutes 25          # synthesize (cached), then compute features (cached)
+    python -m edge_vc.train.data --minutes 25          # synthesize (cached), then compute features (cached)
 
 Audio: the bundled joe voice reading ``train.sentences.generate`` (seeded), with the length scale
-varied per sentence for tempo variety. Everything is cached under ``.cache/learned/`` and keyed by
+varied per sentence for tempo variety. Everything is cached under ``cache_folder()`` (``<EDGE_VC_HOME>/cache/learned``,
+``~/.local/share/edge-vc/cache/learned`` by default) and keyed by
 the settings, so reruns are free.
 """
 
@@ -17,21 +18,27 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / ".cache" / "learned"
+from edge_vc.fileio import atomic_path
+
+
+def cache_folder() -> Path:
+    """Where training data is cached: ``edge_vc.paths.cache_dir() / "learned"`` (rebuilt when missing)."""
+    from edge_vc.paths import cache_dir
+
+    return cache_dir() / "learned"
 
 
 def synthesize(minutes: float = 25.0, seed: int = 1234, threads: int = 1) -> Path:
     """Synthesize ~``minutes`` of base-voice speech; returns the cached .npz (int16 audio + offsets)."""
-    from edge_vc.tts.voice import BaseVoice
+    from edge_vc.train.sentences import generate
 
-    from .sentences import generate
+    from edge_vc.base_voice.voice import BaseVoice
 
     key = hashlib.sha256(json.dumps([minutes, seed, "joe", 1]).encode()).hexdigest()[:10]
-    path = CACHE / f"base_audio_{key}.npz"
+    path = cache_folder() / f"base_audio_{key}.npz"
     if path.is_file():
         return path
-    CACHE.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     voice = BaseVoice.load(threads=threads)
     rate = voice.sample_rate
     rng = np.random.default_rng(seed)
@@ -52,9 +59,8 @@ def synthesize(minutes: float = 25.0, seed: int = 1234, threads: int = 1) -> Pat
         if total >= target:
             break
     offsets = np.cumsum([0] + [p.size for p in pieces])
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, audio=np.concatenate(pieces), offsets=offsets, rate=rate, texts=np.array(texts))
-    tmp.rename(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, audio=np.concatenate(pieces), offsets=offsets, rate=rate, texts=np.array(texts))
     return path
 
 
@@ -104,9 +110,8 @@ def features(path: Path, threads: int = 2, shifts: tuple[float, ...] = (1.0,), p
     arrays = {"content": content[0] if len(shifts) == 1 else content, "mel": np.concatenate(mels), "lengths": lengths}
     if pitch:
         arrays["pitch"] = np.concatenate(pitches)
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.rename(out)
+    with atomic_path(out) as tmp:
+        np.savez(tmp, **arrays)
     return out
 
 
@@ -121,9 +126,9 @@ def pseudo_voice_targets(path: Path, voices: tuple[tuple[float, float], ...] = P
     decoder learns to render pitch it is given over a wider range than the base voice's own.
     Returns a .npz with ``mel`` [V, N, 80] and ``pitch`` [V, N, 2] (float16).
     """
-    from edge_vc.clone.stages.dsp import DSPParams, DSPStage
     from edge_vc.features.hifigan_mel import hifigan_log_mel
     from edge_vc.features.pitch import f0_track, pitch_frames
+    from edge_vc.stages.dsp import DSPParams, DSPStage
 
     tag = "_".join(f"{st:g}-{w:g}" for st, w in voices)
     out = path.with_name(path.stem + f"_pseudo_{tag}.npz")
@@ -146,9 +151,8 @@ def pseudo_voice_targets(path: Path, voices: tuple[tuple[float, float], ...] = P
         mels.append(np.concatenate(vm))
         pitches.append(np.concatenate(vp))
         print(f"pseudo voice {st:+g} st, warp {warp:g}: {time.time() - start:.0f} s", flush=True)
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, mel=np.stack(mels), pitch=np.stack(pitches))
-    tmp.rename(out)
+    with atomic_path(out) as tmp:
+        np.savez(tmp, mel=np.stack(mels), pitch=np.stack(pitches))
     return out
 
 

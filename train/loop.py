@@ -8,7 +8,6 @@ is resumable: ``train`` saves model + optimiser + step to a checkpoint every ``s
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from edge_vc.models.voice_decoder import VoiceDecoder
 
-from models.voice_decoder import VoiceDecoder
+from edge_vc.fileio import atomic_path
 
 
 @dataclass
@@ -94,9 +94,8 @@ class Schedule:
 
 
 def _save(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def train(

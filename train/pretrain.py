@@ -1,7 +1,7 @@
 """Pretrain the learned stage's base decoder on synthesized base-voice speech (run once, ~minutes).
 
-    python -m train.data --minutes 25
-    python -m train.pretrain --steps 3000 --out edge_vc/data/learned
+    python -m edge_vc.train.data --minutes 25
+    python -m edge_vc.train.pretrain --steps 3000 --out edge_vc/data/learned
 
 Writes ``base_decoder.npz`` (float32 state dict + config, loadable without torch) and
 ``base_decoder.json`` (manifest: data, steps, command, loss, sha256). Resumable via ``--checkpoint``.
@@ -18,23 +18,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from edge_vc.models.voice_decoder import DecoderConfig, VoiceDecoder
+from edge_vc.train.loop import Corpus, Schedule, train
 
 from edge_vc.features.pitch import PITCH_DIM
-from models.voice_decoder import DecoderConfig, VoiceDecoder
+from edge_vc.fileio import atomic_path
 
-from .loop import Corpus, Schedule, train
+SHIPPED_BASE_DECODER = "base_decoder.npz"
+"""The pretrained decoder shipped in ``edge_vc.data.learned`` (see ``shipped_base_decoder()``)."""
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "edge_vc" / "data" / "learned"
+
+def shipped_base_decoder() -> Path:
+    """The installed ``edge_vc/data/learned/base_decoder.npz`` (read through importlib.resources)."""
+    from importlib.resources import files
+
+    return Path(str(files("edge_vc.data.learned").joinpath(SHIPPED_BASE_DECODER)))
 
 
 def save_npz(model: VoiceDecoder, path: Path) -> str:
     """State dict + config as .npz; returns its sha256."""
     arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     arrays["__config__"] = np.frombuffer(json.dumps(model.config.to_dict()).encode(), dtype=np.uint8)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -58,13 +64,19 @@ def main() -> None:
     parser.add_argument("--shifts", default="1", help="content versions: comma-separated voice shifts")
     parser.add_argument("--pseudo", action="store_true", help="also train on pseudo voices (train.data.PSEUDO_VOICES)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--checkpoint", type=Path, default=REPO / ".cache" / "learned" / "pretrain.ckpt")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--checkpoint", type=Path, default=None, help="default: <cache>/learned/pretrain.ckpt")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for base_decoder.{npz,json} (the shipped one: edge_vc/data/learned)",
+    )
     args = parser.parse_args()
+    from edge_vc.train import data
+
+    args.checkpoint = args.checkpoint or data.cache_folder() / "pretrain.ckpt"
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    from . import data
-
     audio_path = data.synthesize(args.minutes)
     shifts = tuple(float(k) for k in args.shifts.split(","))
     features = args.features or data.features(audio_path, threads=args.threads, shifts=shifts, pitch=args.pitch)
@@ -112,7 +124,7 @@ def main() -> None:
         },
         "schedule": {"steps": args.steps, "lr": args.lr, "batch": 8, "frames": 200, "loss": "L1 log-mel"},
         "final_loss": result["loss"],
-        "command": "python -m train.pretrain " + " ".join(sys.argv[1:]),
+        "command": "python -m edge_vc.train.pretrain " + " ".join(sys.argv[1:]),
         "torch": torch.__version__,
     }
     (args.out / "base_decoder.json").write_text(json.dumps(manifest, indent=2) + "\n")

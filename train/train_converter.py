@@ -11,7 +11,7 @@ g cannot carry the content), maps z to z_p; the decoder rebuilds the waveform fr
 The checkpoint is written as OpenVoice does ({"model": state_dict} with legacy weight norm) plus its
 ``config.json``, so ``edge-vc export converter`` takes it directly. A manifest sits beside it.
 
-    python -m train.train_converter --data DIR --out runs/converter --steps 200000 [--tiny]
+    python -m edge_vc.train.train_converter --data DIR --out runs/converter --steps 200000 [--tiny]
 
 DIR holds one sub-folder of audio files per speaker (wav/flac; any rate, resampled).
 """
@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from edge_vc.models.converter import ConverterConfig, ToneColorConverter, linear_spectrogram
+from edge_vc.models.vits_modules import apply_legacy_weight_norm
 from torch.nn import functional as F
-
-from models.converter import ConverterConfig, ToneColorConverter, linear_spectrogram
-from models.vits_modules import apply_legacy_weight_norm
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import AudioDeviceError
+from edge_vc.errors import AudioDeviceError
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioFormatError
+from edge_vc.errors import AudioFormatError
+from edge_vc.fileio import atomic_write_bytes, new_file_mode  # noqa: F401  (new_file_mode: sinks.py)
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -48,13 +47,15 @@ def read_audio(
         raise AudioFormatError(
             f"{path} is {info.frames / info.samplerate:.0f} s long; at most {max_seconds:.0f} s accepted"
         )
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    try:  # in 30 s blocks, mixed to mono as they come: a long stereo file never sits in memory twice
+        rate = int(info.samplerate)
+        blocks = soundfile.blocks(str(path), blocksize=30 * rate, dtype="float32", always_2d=True)
+        parts = [block.mean(axis=1).astype(np.float32) for block in blocks]
     except Exception as exc:
         raise AudioFormatError(f"cannot decode audio file {path}: {exc}") from exc
-    if data.shape[0] == 0:
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if audio.size == 0:
         raise AudioFormatError(f"audio file has no samples: {path}")
-    audio = data.mean(axis=1).astype(np.float32)
     if target_rate:
         audio, rate = resample(audio, rate, target_rate), target_rate
     return audio, int(rate)
@@ -79,19 +80,3 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     """Write a 16-bit mono WAV atomically (temp file in the same folder, then rename)."""
     atomic_write_bytes(Path(path), wav_bytes(audio, sample_rate))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

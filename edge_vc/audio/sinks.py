@@ -1,4 +1,4 @@
-"""Where audio chunks go: a WAV file, stdout, or a sound device."""
+"""Where audio chunks go: a WAV/FLAC/OGG file, stdout, or a sound device."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import AudioDeviceError
-from ..tts.chunks import AudioChunk
-from .devices import find_device, supported_rate
-from .io import to_int16
+from edge_vc.audio.chunk import AudioChunk
+from edge_vc.audio.devices import find_device, supported_rate
+from edge_vc.audio.io import new_file_mode, to_int16
+from edge_vc.errors import AudioDeviceError, AudioFormatError
 
 
 class AudioSink:
@@ -43,17 +43,66 @@ class AudioSink:
             self.abort()
 
 
-class WavFileSink(AudioSink):
-    """Streams into a temporary WAV beside ``path``; renamed into place only on success."""
+FILE_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+"""Output file types by name ending: (libsndfile format, subtype). 16-bit WAV is written with ``wave``."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=str(self.path.parent))
+
+def check_output_path(path: str | Path, make_parents: bool = False) -> Path:
+    """``path`` as an output file: a known ending (.wav, .flac, .ogg) and an existing folder.
+
+    Raises AudioFormatError for another ending (the file would not hold what its name promises) or a
+    missing folder (unless ``make_parents``: then the folders are made).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FILE_FORMATS:
+        kinds = ", ".join(FILE_FORMATS)
+        what = f"'{path.suffix}'" if path.suffix else "no file type"
+        raise AudioFormatError(f"cannot write {path}: {what} is not a supported output type (use {kinds})")
+    if path.is_dir():
+        raise AudioFormatError(f"cannot write {path}: it is a folder; give a file name")
+    if not path.parent.is_dir():
+        if not make_parents:
+            raise AudioFormatError(
+                f"cannot write {path}: folder {path.parent} does not exist (create it, or pass --mkdir)"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AudioFormatError(f"cannot create folder {path.parent}: {exc}") from exc
+    return path
+
+
+class WavFileSink(AudioSink):
+    """Streams into a temporary file beside ``path``; renamed into place only on success.
+
+    The type follows the name: ``.wav`` (16-bit PCM), ``.flac`` (16-bit) or ``.ogg`` (Vorbis); any other
+    ending, or a missing folder (unless ``make_parents``), is refused before anything is written. The
+    file gets the mode the user's umask gives new files (0644 under umask 022), as other tools do.
+    """
+
+    def __init__(self, path: str | Path, make_parents: bool = False) -> None:
+        self.path = check_output_path(path, make_parents)
+        self.format, self.subtype = FILE_FORMATS[self.path.suffix.lower()]
+        try:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=str(self.path.parent))
+        except OSError as exc:
+            raise AudioFormatError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        os.fchmod(fd, new_file_mode())
         os.close(fd)
         self._wav: wave.Wave_write | None = None
+        self._sf = None
 
     def write(self, chunk: AudioChunk) -> None:
+        if self.format != "WAV":
+            if self._sf is None:
+                import soundfile
+
+                self._sf = soundfile.SoundFile(
+                    self._tmp, "w", samplerate=chunk.sample_rate, channels=1, format=self.format,
+                    subtype=self.subtype,
+                )  # fmt: skip
+            self._sf.write(chunk.audio_int16 if self.subtype == "PCM_16" else np.clip(chunk.audio, -1.0, 1.0))
+            return
         if self._wav is None:
             self._wav = wave.open(self._tmp, "wb")
             self._wav.setnchannels(1)
@@ -62,17 +111,38 @@ class WavFileSink(AudioSink):
         self._wav.writeframes(chunk.audio_int16.tobytes())
 
     def close(self) -> None:
-        if self._wav is None:
+        opened = self._wav if self._wav is not None else self._sf
+        if opened is None:
             self.abort()
             return
-        self._wav.close()
+        opened.close()
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        if self._wav is not None:
-            self._wav.close()
+        for opened in (self._wav, self._sf):
+            if opened is not None:
+                opened.close()
         if os.path.exists(self._tmp):
             os.unlink(self._tmp)
+
+
+class ClipMeter(AudioSink):
+    """Counts samples at full scale (hard-clipped by ``--volume`` or a loud stage) in what is written."""
+
+    LIMIT = 0.999
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.clipped = 0
+
+    def write(self, chunk: AudioChunk) -> None:
+        self.samples += chunk.audio.size
+        self.clipped += int(np.count_nonzero(np.abs(chunk.audio) >= self.LIMIT))
+
+    @property
+    def share(self) -> float:
+        """Share of the samples at full scale (0 when nothing was written)."""
+        return self.clipped / self.samples if self.samples else 0.0
 
 
 def streaming_wav_header(sample_rate: int) -> bytes:

@@ -12,10 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import ModelLoadError, VoiceNotFoundError
-from .onnx import create_session, read_metadata
-
-SUFFIXES = (".onnx", ".tflite")
+from edge_vc.backends.onnx import create_session, read_metadata
+from edge_vc.errors import ModelLoadError, VoiceNotFoundError
 
 
 class ModelRunner(Protocol):
@@ -67,6 +65,6 @@ def load_model(path: str | Path, threads: int | None = None) -> ModelRunner:
         raise VoiceNotFoundError(f"model file not found: {path}")
     if kind == "onnx":
         return OnnxModel(path, threads)
-    from .tflite import TFLiteModel
+    from edge_vc.backends.tflite import TFLiteModel
 
     return TFLiteModel(path, threads)

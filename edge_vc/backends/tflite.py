@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelLoadError, VoiceNotFoundError
+from edge_vc.errors import ModelLoadError, VoiceNotFoundError
 
 METADATA_NAME = "edge_vc"
 

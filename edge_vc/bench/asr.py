@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from ..errors import EdgeVCError
+from edge_vc.errors import EdgeVCError
 
 
 def normalize_words(text: str) -> list[str]:
@@ -27,7 +27,10 @@ def normalize_words(text: str) -> list[str]:
 def _spelled(number: str) -> list[str]:
     from num2words import num2words
 
-    digits = re.match(r"\d+", number).group()
+    found = re.match(r"\d+", number)
+    if found is None:
+        return [number]
+    digits = found.group()
     text = num2words(int(digits), to="ordinal" if len(number) > len(digits) else "cardinal")
     return [w for w in re.sub(r"[^a-z ]+", " ", text.replace("-", " ")).split() if w != "and"]
 
@@ -60,7 +63,7 @@ class WhisperASR:
         self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
-        from ..audio.io import resample
+        from edge_vc.audio.io import resample
 
         audio16 = resample(np.asarray(audio, dtype=np.float32), sample_rate, 16000)
         segments, _ = self.model.transcribe(audio16, language="en", beam_size=1, vad_filter=False)

@@ -6,6 +6,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from edge_vc.configs import from_mapping
+from edge_vc.errors import ConfigError
+
 SENTENCES = [
     "The weather station on the hill reported light rain and a cool breeze this morning.",
     "Please remember to switch off the lights before you leave the workshop.",
@@ -70,6 +73,9 @@ class BenchConfig:
     compare: list[str] = field(default_factory=list)
     """Reference implementations to run on the same voice and text (``piper-tts``)."""
 
+    backend: str | None = None
+    """Measure only the voice variants of this runtime (``onnx`` or ``litert``); None: every runtime here."""
+
     sentences: list[str] = field(default_factory=lambda: list(SENTENCES))
     paragraph: str = PARAGRAPH
     quick: bool = False
@@ -90,23 +96,25 @@ class BenchConfig:
         return self
 
     def validate(self) -> None:
-        """Raise ValueError for settings that cannot run."""
+        """Raise ConfigError (a ValueError) for settings that cannot run."""
         if self.repeats < 1 or self.warmup < 0:
-            raise ValueError("repeats must be >= 1 and warmup >= 0")
+            raise ConfigError("repeats must be >= 1 and warmup >= 0")
         if any(t < 1 for t in self.threads):
-            raise ValueError("thread counts must be >= 1")
+            raise ConfigError("thread counts must be >= 1")
         if not self.sentences or not self.paragraph.strip():
-            raise ValueError("sentences and paragraph must not be empty")
+            raise ConfigError("sentences and paragraph must not be empty")
         if not 1.0 <= self.reference_seconds <= 600.0:
-            raise ValueError("reference_seconds must be within 1..600")
+            raise ConfigError("reference_seconds must be within 1..600")
+        if self.backend not in (None, "onnx", "litert"):
+            raise ConfigError(f"unknown backend {self.backend!r}; choose onnx or litert")
         unknown = [c for c in self.compare if c not in COMPARABLE]
         if unknown:
-            raise ValueError(f"cannot compare with {', '.join(unknown)}; known: {', '.join(COMPARABLE)}")
+            raise ConfigError(f"cannot compare with {', '.join(unknown)}; known: {', '.join(COMPARABLE)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> BenchConfig:
-        known = BenchConfig.__dataclass_fields__
-        return BenchConfig(**{k: v for k, v in data.items() if k in known})
+        """Settings from a mapping (other keys are ignored; types checked, ranges by ``validate``)."""
+        return from_mapping(BenchConfig, data, what="bench settings", unknown="ignore", validate=False)

@@ -1,4 +1,4 @@
-"""The product's own enrollment (``edge_vc.clone.enroll``) run on a recording, for bench and eval.
+"""The product's own enrollment (``edge_vc.enroll.flow``) run on a recording, for bench and eval.
 
 Profiles go to a throwaway ``EDGE_VC_HOME`` whose ``voices`` and ``cache`` folders link to the real
 ones (installed voices and cached speaker-space atlases stay available and are not rebuilt); the
@@ -17,10 +17,10 @@ import numpy as np
 
 
 def product_enrollment_available() -> str | None:
-    """None when ``edge_vc.clone.enroll`` and the shipped speaker encoder load here, else the reason."""
+    """None when ``edge_vc.enroll.flow`` and the shipped speaker encoder load here, else the reason."""
     try:
-        from ..clone.encoder import BUNDLED_MODEL
-        from ..clone.enroll import EnrollOptions, enroll  # noqa: F401
+        from edge_vc.enroll.flow import EnrollOptions, enroll  # noqa: F401
+        from edge_vc.speaker.encoder import BUNDLED_MODEL
     except ImportError as exc:
         return f"enrollment API missing ({exc})"
     if not Path(BUNDLED_MODEL).is_file():
@@ -31,7 +31,7 @@ def product_enrollment_available() -> str | None:
 @contextmanager
 def throwaway_home() -> Iterator[Path]:
     """A temporary EDGE_VC_HOME sharing the real voices and cache folders."""
-    from ..config import cache_dir, voices_dir
+    from edge_vc.paths import cache_dir, voices_dir
 
     real_cache, real_voices = cache_dir(), voices_dir()
     old = os.environ.get("EDGE_VC_HOME")
@@ -54,9 +54,9 @@ def enroll_speaker(
     audio: np.ndarray, rate: int, stage: str = "auto", threads: int | None = None, encoder=None, name: str = "bench"
 ):
     """Enroll ``audio`` as the product does (no consent check: a file import) and return its Speaker."""
-    from ..audio.io import write_wav
-    from ..clone.enroll import EnrollOptions, enroll
-    from ..pipeline import Speaker
+    from edge_vc.audio.io import write_wav
+    from edge_vc.enroll.flow import EnrollOptions, enroll
+    from edge_vc.loader import load as load_pipeline
 
     with throwaway_home() as home:
         wav = home / "reference.wav"
@@ -65,7 +65,7 @@ def enroll_speaker(
             name=name, wavs=[str(wav)], consent=False, stage=stage, threads=threads, force=True, keep_audio=False
         )
         enroll(opts, echo=lambda msg: None, encoder=encoder)
-        speaker = Speaker.load(name, threads=threads)
+        speaker = load_pipeline(name, threads=threads)
         if speaker.profile_name is None:
             raise RuntimeError("enrollment wrote no profile")
         return speaker

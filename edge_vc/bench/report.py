@@ -45,6 +45,12 @@ def comparisons(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def part_costs(row: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """(part, RTF stats, CPU RTF stats) of a voice-stage row that recorded its parts' costs, in stage order."""
+    parts = [k[len("part_") : -len("_rtf")] for k in row if k.startswith("part_") and not k.endswith("_cpu_rtf")]
+    return [(p, row[f"part_{p}_rtf"], row.get(f"part_{p}_cpu_rtf")) for p in parts]
+
+
 def _fmt(stats: dict[str, Any] | None, unit: str = "") -> str:
     if not stats:
         return "-"
@@ -81,6 +87,12 @@ def format_table(results: dict[str, Any]) -> str:
             f"{cpu:>9}  {_fmt(r.get('ttfa_s'), ' s'):>14}  "
             f"{_fmt(r.get('seconds'), ' s'):>12}"
         )
+        parts = part_costs(r)
+        if parts:
+            lines.append(
+                "  cost per second of audio by part (RTF / CPU RTF): "
+                + ", ".join(f"{p} {w['median']:.2g}" + (f" / {c['median']:.2g}" if c else "") for p, w, c in parts)
+            )
     n = max((r[k]["n"] for r in results["rows"] for k in ("rtf", "seconds") if k in r), default=0)
     lines.append(f"(median of up to {n} interleaved repetitions after {results['config']['warmup']} warm-up)")
     lines.append("")
@@ -108,7 +120,7 @@ def plot(results: dict[str, Any], path: str | Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        from ..errors import EdgeVCError
+        from edge_vc.errors import EdgeVCError
 
         raise EdgeVCError("--plot needs matplotlib: pip install 'edge-vc[plot]'") from exc
     series: dict[str, list[tuple[int, dict[str, float]]]] = {}
@@ -148,24 +160,3 @@ def plot(results: dict[str, Any], path: str | Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def markdown_rows(results: dict[str, Any]) -> str:
-    """Markdown table of the medians (for benchmarks/RESULTS.md)."""
-    out = [
-        "| stage | variant | voice stage | threads | RTF | first audio (s) | time (s) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in sorted(results["rows"], key=_sort_key):
-        cells = [
-            r["stage"],
-            str(r.get("variant", "")),
-            str(r.get("voice_stage", "")),
-            str(r.get("threads", "")),
-            f"{r['rtf']['median']:.4g}" if "rtf" in r else "",
-            f"{r['cpu_rtf']['median']:.4g}" if "cpu_rtf" in r else "",
-            f"{r['ttfa_s']['median']:.3g}" if "ttfa_s" in r else "",
-            f"{r['seconds']['median']:.3g}" if "seconds" in r else "",
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)

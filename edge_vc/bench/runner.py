@@ -13,15 +13,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .config import BenchConfig
-from .system import current_rss_mb, machine_info, peak_rss_mb, size_mb
-from .timing import Stats
-from .variants import Variant, available_stages, build_stage, encoder_variants, voice_variants
+from edge_vc.bench.config import BenchConfig
+from edge_vc.bench.system import current_rss_mb, machine_info, peak_rss_mb, size_mb
+from edge_vc.bench.timing import Stats
+from edge_vc.bench.variants import (
+    Variant,
+    available_stages,
+    build_stage,
+    encoder_variants,
+    files_of,
+    load_voice_variant,
+    voice_variants,
+)
 
-REPO = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.speaker.encoder import SpeakerEncoder
+
+
+def default_reference() -> Path:
+    """The shipped 7 s sample ``edge_vc/data/en_robert.wav`` (real speech, Apache-2.0; see NOTICE.md there)."""
+    from importlib.resources import files
+
+    return Path(str(files("edge_vc.data").joinpath("en_robert.wav")))
 
 
 @dataclass
@@ -42,19 +60,15 @@ def _timed(fn: Callable[[], object]) -> float:
 
 def load_reference(config: BenchConfig, voice) -> tuple[np.ndarray, int, str]:
     """The enrollment reference, tiled or cut to ``reference_seconds``; returns (audio, rate, source)."""
-    from ..audio.io import read_audio
+    from edge_vc.audio.io import read_audio
 
     if config.reference and not Path(config.reference).is_file():
-        from ..errors import AudioFormatError
+        from edge_vc.errors import AudioFormatError
 
         raise AudioFormatError(f"reference recording not found: {config.reference}")
-    path = Path(config.reference) if config.reference else REPO / "samples" / "en_robert.wav"
-    if path.is_file():
-        audio, rate = read_audio(path)
-        source = str(path)
-    else:  # no recording shipped with this install: the base voice reading the sentences
-        chunks = list(voice.synthesize(" ".join(config.sentences)))
-        audio, rate, source = np.concatenate([c.audio for c in chunks]), voice.sample_rate, "base voice (synthetic)"
+    path = Path(config.reference) if config.reference else default_reference()
+    audio, rate = read_audio(path)
+    source = str(path)
     n = int(config.reference_seconds * rate)
     tiled = np.resize(audio, n).astype(np.float32) if audio.size < n else audio[:n]
     return tiled, rate, source + ("" if audio.size >= n else f" (tiled from {audio.size / rate:.1f} s)")
@@ -67,7 +81,7 @@ class BenchRun:
         self.config = config.apply_quick()
         self.config.validate()
         if self.config.reference and not Path(self.config.reference).is_file():
-            from ..errors import AudioFormatError
+            from edge_vc.errors import AudioFormatError
 
             raise AudioFormatError(f"reference recording not found: {self.config.reference}")
         self.progress = progress or (lambda msg: None)
@@ -77,7 +91,7 @@ class BenchRun:
         self.artifacts: list[dict[str, object]] = []
         self.load_rss: dict[str, float] = {}
         self.enrolled_base: str | None = None
-        from .system import load_average
+        from edge_vc.bench.system import load_average
 
         self.load_start = load_average()
 
@@ -88,29 +102,33 @@ class BenchRun:
         self.skipped.append({"what": what, "reason": reason})
         self.progress(f"skipped {what}: {reason}")
 
-    def _load_voices(self) -> dict[tuple[str, int], object]:
-        from ..tts.catalog import VoiceFiles, resolve_voice
-        from ..tts.voice import BaseVoice
+    def _load_voices(self) -> dict[tuple[str, int], BaseVoice]:
+        from edge_vc.base_voice.catalog import VoiceFiles, resolve_voice
 
         base = resolve_voice(self.config.voice)
         voices = {}
-        for variant in voice_variants(self.config.voice, self.config.variants):
+        for variant in voice_variants(self.config.voice, self.config.variants, self.config.backend):
             sidecar = variant.path.with_name(variant.path.name + ".json")
             files = VoiceFiles(base.name, variant.path, sidecar if sidecar.is_file() else base.config_path)
             self.artifacts.append(
-                {"kind": "voice", "label": variant.label, "path": str(variant.path), "size_mb": size_mb(variant.path)}
+                {
+                    "kind": "voice",
+                    "label": variant.label,
+                    "path": str(variant.path),
+                    "size_mb": size_mb(*files_of(variant)),
+                }
             )
             for t in self.threads:
                 before = current_rss_mb()
                 try:
-                    voices[(variant.label, t)] = BaseVoice.load(files, threads=t)
+                    voices[(variant.label, t)] = load_voice_variant(variant, files, t)
                 except Exception as exc:  # any backend failure is reported, not fatal
                     self._skip(f"voice {variant.label} ({variant.path.name})", exc)
                     break
                 self.load_rss.setdefault(f"voice {variant.label}", round(current_rss_mb() - before, 1))
         return voices
 
-    def _load_encoders(self) -> dict[tuple[str, int], object]:
+    def _load_encoders(self) -> dict[tuple[str, int], SpeakerEncoder]:
         encoders = {}
         variants: list[Variant] = encoder_variants(self.config.encoders)
         if not variants:
@@ -126,7 +144,7 @@ class BenchRun:
             )
             for t in self.threads:
                 try:
-                    from ..clone.encoder import SpeakerEncoder
+                    from edge_vc.speaker.encoder import SpeakerEncoder
 
                     encoders[(variant.label, t)] = SpeakerEncoder.load(variant.path, threads=t)
                 except Exception as exc:
@@ -135,7 +153,7 @@ class BenchRun:
         return encoders
 
     def setup(self) -> None:
-        from ..tts.phonemes import Phonemizer
+        from edge_vc.base_voice.phonemes import Phonemizer
 
         cfg = self.config
         self.progress("loading models")
@@ -168,7 +186,7 @@ class BenchRun:
             self.jobs.append(
                 Job(
                     {"stage": "speaker_encoder", "variant": label, "threads": t},
-                    lambda e=encoder, s=seconds: {
+                    lambda e=encoder, s=seconds: {  # type: ignore[misc]  # mypy cannot type default-arg lambdas
                         "rtf": _timed(lambda: e.embed(self.reference, self.reference_rate)) / s
                     },
                 )
@@ -184,7 +202,7 @@ class BenchRun:
             self.jobs.append(
                 Job(
                     {"stage": "enrollment", "voice_stage": name, "reference_s": cfg.reference_seconds},
-                    lambda n=name: {"seconds": self._enroll_once(n, ref_voice, encoder_top)},
+                    lambda n=name: {"seconds": self._enroll_once(n, ref_voice, encoder_top)},  # type: ignore[misc]
                     max_rounds=min(cfg.repeats, 3),
                 )
             )
@@ -196,9 +214,9 @@ class BenchRun:
         for profile in cfg.profiles:
             for t in self.threads:
                 try:
-                    from ..pipeline import Speaker
+                    from edge_vc.loader import load as load_pipeline
 
-                    speaker = Speaker.load(profile, threads=t)
+                    speaker = load_pipeline(profile, threads=t)
                     if speaker.profile_name is None:
                         raise ValueError(f"{profile!r} is not an enrolled profile")
                     per_thread_stages[(f"profile:{profile}", t)] = speaker.stage
@@ -220,8 +238,8 @@ class BenchRun:
             self._add_piper_jobs(voices, fp32_label)
 
     def _add_product_enrollment(self, stages: dict, threads: int) -> None:
-        """The product's enrollment (edge_vc.clone.enroll) timed on the reference; its stage joins ``stages``."""
-        from .enrollment import enroll_speaker, product_enrollment_available
+        """The product's enrollment (edge_vc.enroll.flow) timed on the reference; its stage joins ``stages``."""
+        from edge_vc.bench.enrollment import enroll_speaker, product_enrollment_available
 
         missing = product_enrollment_available()
         if missing:
@@ -246,7 +264,7 @@ class BenchRun:
     # ------------------------------------------------------------ jobs
 
     def _vits_job(self, voice) -> Callable[[], dict[str, float]]:
-        from ..tts.phonemes import Phonemizer
+        from edge_vc.base_voice.phonemes import Phonemizer
 
         phonemizer = Phonemizer(voice.config)
         id_lists = [phonemizer.to_ids(phonemizer.phonemize(s)) for s in self.config.sentences]
@@ -262,16 +280,28 @@ class BenchRun:
 
     @staticmethod
     def _stage_job(stage, chunks, seconds: float) -> Callable[[], dict[str, float]]:
+        """The stage's RTF over the sentences, and per part for a stream that records its costs
+        (``costs``: wall and CPU seconds per part, as the learned stage's streams do)."""
+
         def run() -> dict[str, float]:
-            stage.reset()
-            return {"rtf": _timed(lambda: [stage.process(c) for c in chunks]) / seconds}
+            start, cpu = time.perf_counter(), time.process_time()
+            stream = stage.stream()
+            for chunk in chunks:
+                stream.process(chunk)
+            result = {"rtf": (time.perf_counter() - start) / seconds, "cpu_rtf": (time.process_time() - cpu) / seconds}
+            part_wall, part_cpu = (getattr(getattr(stream, "costs", None), name, {}) for name in ("wall", "cpu"))
+            for part in part_wall:
+                if part != "total":
+                    result[f"part_{part}_rtf"] = part_wall[part] / seconds
+                    result[f"part_{part}_cpu_rtf"] = part_cpu[part] / seconds
+            return result
 
         return run
 
     def _e2e_job(self, voice, stage) -> Callable[[], dict[str, float]]:
-        from ..pipeline import Speaker
+        from edge_vc.pipeline import VoicePipeline
 
-        speaker = Speaker(voice, stage)
+        speaker = VoicePipeline(voice, stage)
 
         def run() -> dict[str, float]:
             start, cpu = time.perf_counter(), time.process_time()
@@ -283,7 +313,7 @@ class BenchRun:
             return {
                 "rtf": (time.perf_counter() - start) / seconds,
                 "cpu_rtf": (time.process_time() - cpu) / seconds,
-                "ttfa_s": first,
+                "ttfa_s": first if first is not None else float("nan"),
             }
 
         return run
@@ -299,12 +329,12 @@ class BenchRun:
         try:
             from piper import PiperVoice
 
-            from ..backends.onnx import create_session
+            from edge_vc.backends.onnx import create_session
         except ImportError as exc:
             self._skip("compare piper-tts", ImportError(f"piper-tts is not installed ({exc.name})"))
             return
         model = voices[(fp32_label, self.threads[0])]
-        from ..tts.catalog import resolve_voice
+        from edge_vc.base_voice.catalog import resolve_voice
 
         files = resolve_voice(self.config.voice)
         for t in self.threads:
@@ -321,7 +351,7 @@ class BenchRun:
                 return {
                     "rtf": (time.perf_counter() - start) / seconds,
                     "cpu_rtf": (time.process_time() - cpu) / seconds,
-                    "ttfa_s": first,
+                    "ttfa_s": first if first is not None else float("nan"),
                 }
 
             self.jobs.append(Job({"stage": "piper-tts", "variant": fp32_label, "threads": t}, run))
@@ -377,7 +407,7 @@ class BenchRun:
 
 
 def STAGE_NAMES() -> list[str]:  # noqa: N802 - read at call time so added builders count
-    from .variants import STAGE_BUILDERS
+    from edge_vc.bench.variants import STAGE_BUILDERS
 
     return list(STAGE_BUILDERS)
 
@@ -390,7 +420,7 @@ def run_bench(
     run.setup()
     run.measure()
     results = run.results(command)
-    from .report import comparisons
+    from edge_vc.bench.report import comparisons
 
     results["compare"] = comparisons(results)
     return results

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _hz_to_mel(freq: np.ndarray) -> np.ndarray:
+def _hz_to_mel(freq: np.ndarray | float) -> np.ndarray:
     """Slaney mel scale: linear below 1 kHz, logarithmic above."""
     freq = np.asarray(freq, dtype=np.float64)
     f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
@@ -95,3 +95,41 @@ def power_to_db(spec: np.ndarray, amin: float = 1e-10, top_db: float = 80.0) -> 
     log_spec = 10.0 * np.log10(np.maximum(amin, spec))
     log_spec -= 10.0 * np.log10(np.maximum(amin, spec.max() if spec.size else amin))
     return np.maximum(log_spec, log_spec.max() - top_db) if spec.size else log_spec
+
+
+def mel_distance(reference: np.ndarray, audio: np.ndarray, sample_rate: int, n_mels: int = 80) -> float:
+    """Mean absolute log-mel difference in dB along the DTW alignment of the two signals' frames.
+
+    1024-point FFT, hop 256; both spectrograms in dB relative to the reference's peak, floored 80 dB
+    below it (level mismatches count, far-below-peak noise does not). The alignment (a band of 10 %
+    of the length, at least 20 frames) keeps a few frames of duration difference from counting as
+    spectral difference.
+    """
+    ref = melspectrogram(reference, sample_rate, 1024, 256, n_mels)
+    out = melspectrogram(audio, sample_rate, 1024, 256, n_mels)
+    if ref.shape[1] == 0 or out.shape[1] == 0:
+        return float("inf")
+    peak = max(float(ref.max()), 1e-10)
+    ref_db = np.maximum(10.0 * np.log10(np.maximum(ref, 1e-10) / peak), -80.0).T
+    out_db = np.maximum(10.0 * np.log10(np.maximum(out, 1e-10) / peak), -80.0).T
+    return _dtw_mean_cost(ref_db, out_db)
+
+
+def _dtw_mean_cost(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean per-frame L1/bands cost along the cheapest monotonic alignment of frames a [n, d], b [m, d]."""
+    n, m = len(a), len(b)
+    band = max(20, int(0.1 * max(n, m)))
+    total = np.full((n + 1, m + 1), np.inf)
+    steps = np.zeros((n + 1, m + 1))
+    total[0, 0] = 0.0
+    for i in range(1, n + 1):
+        centre = i * m / n
+        lo, hi = max(1, int(centre - band)), min(m, int(centre + band)) + 1  # columns lo .. hi - 1
+        cost = np.mean(np.abs(b[lo - 1 : hi - 1] - a[i - 1]), axis=1)
+        for k, j in enumerate(range(lo, hi)):
+            options = (total[i - 1, j - 1], total[i - 1, j], total[i, j - 1])
+            best = int(np.argmin(options))
+            prev = ((i - 1, j - 1), (i - 1, j), (i, j - 1))[best]
+            total[i, j] = options[best] + cost[k]
+            steps[i, j] = steps[prev] + 1
+    return float(total[n, m] / max(steps[n, m], 1))

@@ -1,7 +1,8 @@
 """What a benchmark can measure on this install, found at run time.
 
-- voice variants: the voice's own model (ONNX fp32) plus exported siblings (INT8 ONNX, TFLite)
-  found beside it, in the voice store, the cache, ``edge_vc/data[/voices]`` and ``./out/voices``
+- voice variants: the voice's own model (ONNX fp32) plus exported siblings (INT8 ONNX, and the
+  LiteRT voice ``NAME.tflite.json`` with its three ``.tflite`` parts, labelled ``litert``) found
+  beside it, in the voice store, the cache, ``edge_vc/data[/voices]`` and ``./out/voices``
   (where ``edge-vc export voice`` writes by default); or given explicitly;
 - speaker encoders: every ``speaker_encoder*.onnx|.tflite`` shipped in ``edge_vc/data``;
 - voice stages: ``STAGE_BUILDERS`` (stage name → builder from a reference recording), plus profiles.
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ..config import cache_dir, voices_dir
-from ..tts.catalog import resolve_voice
+from edge_vc.base_voice.catalog import resolve_voice
+from edge_vc.paths import cache_dir, voices_dir
+from edge_vc.stages.registry import entry, estimable_kinds, stage_from_recording
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -32,9 +35,19 @@ class Variant:
     path: Path
 
 
+PART_SUFFIXES = (".encoder.tflite", ".flow.tflite", ".decoder.tflite")
+"""Parts of a LiteRT voice: measured together through their ``NAME.tflite.json``, never one by one."""
+
+
+def is_litert_voice(path: Path) -> bool:
+    return path.name.lower().endswith(".tflite.json")
+
+
 def label_for(path: Path) -> str:
-    """``onnx-fp32``, ``onnx-int8``, ``tflite``/``tflite-int8`` from the file name."""
+    """``onnx-fp32``, ``onnx-int8``, ``litert`` (a ``.tflite.json`` voice), ``tflite``/``tflite-int8`` from the name."""
     name = path.name.lower()
+    if is_litert_voice(path):
+        return "litert-fp32" if ".fp32." in name else "litert"
     backend = "tflite" if name.endswith(".tflite") else "onnx"
     precision = "int8" if "int8" in name or "qdq" in name or "quant" in name else "fp32"
     if backend == "tflite" and precision == "fp32" and "fp32" not in name:
@@ -42,8 +55,41 @@ def label_for(path: Path) -> str:
     return f"{backend}-{precision}"
 
 
-def voice_variants(voice: str | None = None, extra: list[str] | None = None) -> list[Variant]:
-    """The voice's model plus exported siblings; ``extra`` entries are ``PATH`` or ``LABEL=PATH``."""
+def files_of(variant: Variant) -> list[Path]:
+    """The files a variant is made of: a LiteRT voice is its ``.tflite.json`` and its three parts."""
+    if not is_litert_voice(variant.path):
+        return [variant.path]
+    stem = variant.path.name[: -len(".tflite.json")]
+    return [variant.path] + [variant.path.with_name(stem + suffix) for suffix in PART_SUFFIXES]
+
+
+def load_voice_variant(variant: Variant, files, threads: int):
+    """A voice variant on the runtime its format needs: LiteRT for ``.tflite.json``, else onnxruntime."""
+    from edge_vc.base_voice.voice import BaseVoice
+    from edge_vc.errors import ModelLoadError
+
+    if is_litert_voice(variant.path):
+        return BaseVoice.load(str(variant.path), threads=threads, backend="litert")
+    if variant.path.suffix == ".tflite":
+        raise ModelLoadError(
+            "a single .tflite file is not a voice: a LiteRT voice is NAME.tflite.json with its "
+            "encoder/flow/decoder .tflite parts (edge-vc export voice --format tflite)"
+        )
+    return BaseVoice.load(files, threads=threads, backend="onnx")
+
+
+def backend_of(variant: Variant) -> str:
+    """``litert`` for a LiteRT voice (or another ``.tflite``), else ``onnx``."""
+    return "litert" if is_litert_voice(variant.path) or variant.path.suffix == ".tflite" else "onnx"
+
+
+def voice_variants(
+    voice: str | None = None, extra: list[str] | None = None, backend: str | None = None
+) -> list[Variant]:
+    """The voice's model plus exported siblings; ``extra`` entries are ``PATH`` or ``LABEL=PATH``.
+
+    ``backend`` (``onnx`` or ``litert``) keeps only the variants that runtime runs.
+    """
     files = resolve_voice(voice)
     base = files.model_path
     stem = base.name[: -len(".onnx")] if base.name.endswith(".onnx") else base.stem
@@ -53,13 +99,15 @@ def voice_variants(voice: str | None = None, extra: list[str] | None = None) -> 
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"{stem}*")):
-            if path.suffix in (".onnx", ".tflite") and path.absolute() not in found and path.is_file():
+            model = path.suffix in (".onnx", ".tflite") and not path.name.lower().endswith(PART_SUFFIXES)
+            if (model or is_litert_voice(path)) and path.absolute() not in found and path.is_file():
                 found[path.absolute()] = Variant(label_for(path), path)
     for item in extra or []:
         label, _, raw = item.rpartition("=") if "=" in item else ("", "", item)
         path = Path(raw).expanduser()
         found[path.absolute()] = Variant(label or label_for(path), path)
-    return _unique_labels(list(found.values()))
+    variants = [v for v in found.values() if backend is None or backend_of(v) == backend]
+    return _unique_labels(variants)
 
 
 def encoder_variants(extra: list[str] | None = None) -> list[Variant]:
@@ -83,43 +131,15 @@ def _unique_labels(variants: list[Variant]) -> list[Variant]:
 StageBuilder = Callable[[np.ndarray, int, object, object], object]
 """(reference audio, its rate, BaseVoice, SpeakerEncoder or None) -> VoiceStage."""
 
-
-def _none_stage(audio, rate, voice, encoder):
-    from ..clone.stages.base import IdentityStage
-
-    return IdentityStage()
-
-
-def _dsp_stage(audio, rate, voice, encoder):
-    from ..clone.stages.dsp import DSPStage
-
-    return DSPStage.from_params(DSPStage.estimate(audio, rate, voice, encoder=encoder), voice.sample_rate)
-
-
-STAGE_BUILDERS: dict[str, StageBuilder] = {
-    "none": _none_stage,
-    "dsp": _dsp_stage,
-}
-"""Voice stages the bench and ``edge-vc eval`` can build from a reference recording.
-Add one line per new stage kind; a builder that raises ImportError is reported as unavailable."""
+STAGE_BUILDERS: dict[str, StageBuilder] = {kind: partial(stage_from_recording, kind) for kind in estimable_kinds(True)}
+"""Voice stages the bench and ``edge-vc eval`` can build from a reference recording: every registry kind
+(``edge_vc.stages.registry``) whose estimate needs nothing but the recording. A builder that raises
+ImportError is reported as unavailable."""
 
 
 def available_stages(names: list[str] | None = None) -> list[str]:
     """Stage names whose modules import here (all registered ones when ``names`` is None)."""
-    import importlib
-
-    modules = {"none": "edge_vc.clone.stages.base", "dsp": "edge_vc.clone.stages.dsp"}
-    out = []
-    for name in names or list(STAGE_BUILDERS):
-        if name not in STAGE_BUILDERS:
-            continue
-        try:
-            if name in modules:
-                importlib.import_module(modules[name])
-        except ImportError:
-            continue
-        out.append(name)
-    return out
+    return [name for name in names or list(STAGE_BUILDERS) if name in STAGE_BUILDERS and entry(name).available()]
 
 
 def build_stage(name: str, audio: np.ndarray, rate: int, voice, encoder=None):

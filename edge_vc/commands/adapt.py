@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import user_errors
 
 
 @click.command()
 @click.argument("name")
 @click.option("--minutes", type=float, default=5.0, show_default=True, help="Time budget; resume later if it runs out.")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps in total.")
-@click.option("--threads", type=int, default=2, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=2, show_default=True,
+    help="CPU threads for training (PyTorch) and for the features and the quality gate.",
+)  # fmt: skip
 @click.option(
     "--vocoder", type=click.Choice(["source-filter", "fp32", "int8"]), default="source-filter", show_default=True,
     help="numpy source-filter renderer (no model file), or HiFi-GAN fp32 / INT8 ONNX (built by train.export_vocoder).",
@@ -40,14 +43,14 @@ def adapt(
     """
     import json
 
-    from ..config import profiles_dir
-    from ..errors import EdgeVCError, ProfileError
+    from edge_vc.errors import EdgeVCError, ProfileError
+    from edge_vc.paths import profiles_dir
 
     try:
         import torch  # noqa: F401
 
-        from train.adapt import AdaptConfig
-        from train.adapt_profile import GateConfig, run_adaptation
+        from edge_vc.train.adapt import AdaptConfig
+        from edge_vc.train.adapt_profile import GateConfig, run_adaptation
     except ImportError as exc:
         raise EdgeVCError(
             f"adaptation needs PyTorch: pip install 'edge-vc[train]' ({exc.name} missing); "
@@ -56,18 +59,19 @@ def adapt(
     profile_dir = profiles_dir() / name
     if not profile_dir.is_dir():
         raise ProfileError(f"no profile named {name!r} in {profiles_dir()} (enroll first)")
-    with click.progressbar(length=steps, label="adapting", file=click.get_text_stream("stderr")) as bar:
-        state = {"last": 0}
-
-        def progress(step: int, total: int, loss: float) -> None:
-            bar.update(step - state["last"])
-            state["last"] = step
-
-        config = AdaptConfig(steps=steps, threads=threads, replay_minutes=replay_minutes)
+    checkpoint = profile_dir / "learned" / "adapt.ckpt"
+    echo = lambda m: click.echo(m, err=True)  # noqa: E731
+    if checkpoint.is_file() and not restart:
+        done = _checkpoint_step(checkpoint)
+        if done is not None:
+            echo(f"resuming from step {done} of {steps} ({checkpoint}; --restart starts over)")
+    config = AdaptConfig(steps=steps, threads=threads, replay_minutes=replay_minutes)
+    stream = click.get_text_stream("stderr")
+    with _progress(steps, stream) as progress:
         status = run_adaptation(
             profile_dir, minutes=minutes, config=config, vocoder=vocoder,
             gate=GateConfig(max_wer=max_wer, min_gain=min_gain),
-            restart=restart, echo=lambda m: click.echo(m, err=True), progress=progress,
+            restart=restart, echo=echo, progress=progress,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(status, indent=2))
@@ -75,3 +79,50 @@ def adapt(
         click.echo(f"{name}: {status['status']}: {status['message']}")
     if status["status"] == "partial":
         raise SystemExit(3)
+
+
+def _checkpoint_step(path) -> int | None:
+    """The step a partial run's checkpoint stopped at (None when it cannot be read)."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+    except Exception:  # a torn or foreign file: training starts over and overwrites it
+        return None
+
+
+class _progress:
+    """A progress bar on a terminal; elsewhere (pipe, systemd, CI log) a line every tenth of the steps."""
+
+    def __init__(self, steps: int, stream) -> None:
+        self.steps, self.stream = steps, stream
+        self.tty = stream.isatty()
+        self.bar = None
+        self.last = 0
+        self.started = 0.0
+
+    def __enter__(self):
+        import time
+
+        self.started = time.monotonic()
+        if self.tty:
+            self.bar = click.progressbar(length=self.steps, label="adapting", file=self.stream).__enter__()
+        return self
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        import time
+
+        if self.bar is not None:
+            self.bar.update(step - self.last)
+            self.last = step
+            return
+        every = max(1, total // 10)
+        if step == total or step // every > self.last // every:
+            elapsed = time.monotonic() - self.started
+            line = f"adapting: step {step}/{total} ({step / total:.0%}), loss {loss:.3f}, {elapsed:.0f} s"
+            click.echo(line, file=self.stream)
+            self.last = step
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

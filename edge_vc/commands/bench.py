@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import backend_option, user_errors
 
 
 @click.command()
@@ -23,18 +23,18 @@ from .common import user_errors
 @click.option("--quick", is_flag=True, help="A short run (1 thread, 2 repetitions, short texts).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write JSON results ('-' for stdout).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), help="Write a PNG plot of RTF by threads.")
+@backend_option
 @user_errors
 def bench(
     voice, variants, encoders, threads, stages, profiles, reference, repeats, warmup, compare, quick, json_out, plot_out
 ) -> None:
     """Measure speed, latency, memory and sizes of every backend found on this machine."""
     import json
-    from pathlib import Path
 
-    from ..bench.config import BenchConfig
-    from ..bench.report import format_table, plot
-    from ..bench.runner import run_bench
-    from ..errors import EdgeVCError
+    from edge_vc.bench.config import BenchConfig
+    from edge_vc.bench.report import format_table, plot
+    from edge_vc.bench.runner import run_bench
+    from edge_vc.errors import EdgeVCError
 
     config = BenchConfig(
         voice=voice,
@@ -48,6 +48,7 @@ def bench(
         warmup=warmup,
         compare=list(compare),
         quick=quick,
+        backend=_chosen_backend(),
     )
     try:
         config.apply_quick().validate()
@@ -61,7 +62,18 @@ def bench(
         click.echo(json.dumps(results, indent=1))
         return
     if json_out:
-        from ..audio.io import atomic_write_bytes
+        from edge_vc.fileio import atomic_write_text
 
-        atomic_write_bytes(Path(json_out), (json.dumps(results, indent=1) + "\n").encode())
+        atomic_write_text(json_out, json.dumps(results, indent=1) + "\n")
     click.echo(format_table(results))
+
+
+def _chosen_backend() -> str | None:
+    """The runtime ``--backend`` (or ``EDGE_VC_BACKEND``) asked for; None (measure every runtime) when neither did."""
+    import os
+
+    from edge_vc.backends import select
+
+    given = click.get_current_context().get_parameter_source("backend")
+    explicit = given is not None and given != click.core.ParameterSource.DEFAULT
+    return select.current() if explicit or os.environ.get(select.ENV_VAR) else None

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import EdgeVCError
-from .common import user_errors
+from edge_vc.commands.common import user_errors
+from edge_vc.errors import EdgeVCError
 
 
 class SerialPortError(EdgeVCError):
@@ -38,7 +38,7 @@ def bridge(port, baud, voice, device, input_device, threads, record_dir, reply_c
     """Talk to a microcontroller: say-text, push-to-talk, status LED (see firmware_bridge/PROTOCOL.md)."""
     import logging
 
-    from firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig, open_port
+    from edge_vc.firmware_bridge.host import BridgeHost, EdgeRuntime, RuntimeConfig, open_port
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-vc bridge: %(message)s")
     try:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import EdgeVCError
+from edge_vc.errors import EdgeVCError
 
 
 def user_errors(func):
@@ -31,3 +31,26 @@ def echo_verbose(enabled: bool, message: str) -> None:
     """Progress and timing on stderr, only with --verbose."""
     if enabled:
         click.echo(message, err=True)
+
+
+def backend_option(func):
+    """``--backend onnx|litert|auto``: the inference runtime of the whole data path (sets it process-wide)."""
+
+    def apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        from edge_vc.backends import select
+
+        try:
+            return select.use(value)
+        except EdgeVCError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx) from exc
+
+    return click.option(
+        "--backend",
+        type=click.Choice(["auto", "onnx", "litert"]),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=apply,
+        help="Inference runtime: onnx (onnxruntime), litert (LiteRT/TFLite) or auto "
+        "(default, also EDGE_VC_BACKEND: onnxruntime when installed).",
+    )(func)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import backend_option, user_errors
 
 
 @click.command()
@@ -30,6 +30,7 @@ from .common import user_errors
     help="Exported tone-colour converter (edge-vc export converter) to use as the voice stage.",
 )  # fmt: skip
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="CPU threads for inference.")
+@backend_option
 @click.option("--json", "as_json", is_flag=True, help="Print the coach report and profile path as JSON.")
 @click.option(
     "--adapt", "adapt_after", is_flag=True, help="Then train the learned stage (as 'edge-vc adapt NAME'; needs torch)."
@@ -43,8 +44,8 @@ def enroll(
     """Enroll speaker NAME from the microphone (--mic) or recordings (--wav FILE...)."""
     import json
 
-    from ..clone.enroll import EnrollOptions
-    from ..clone.enroll import enroll as run_enroll
+    from edge_vc.enroll.flow import EnrollOptions
+    from edge_vc.enroll.flow import enroll as run_enroll
 
     opts = EnrollOptions(
         name=name, wavs=list(wavs), mic=mic, seconds=seconds, device=device, strict=strict, report=report,
@@ -57,6 +58,6 @@ def enroll(
     else:
         click.echo(f"enrolled {name}: {profile.stage_kind} stage on {profile.base.get('voice')} -> {profile.path}")
     if adapt_after:
-        from .adapt import adapt
+        from edge_vc.commands.adapt import adapt
 
         click.get_current_context().invoke(adapt, name=name, minutes=adapt_minutes, threads=threads or 2)

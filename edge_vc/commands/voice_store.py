@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import user_errors
 
 
 def describe_voice(info) -> str:
@@ -19,7 +19,7 @@ def describe_voice(info) -> str:
 @user_errors
 def add_voice(model, name, force):
     """Install a local Piper voice (MODEL.onnx with MODEL.onnx.json beside it) into the voice store."""
-    from ..tts.store import install_voice
+    from edge_vc.base_voice.store import install_voice
 
     info = install_voice(model, name=name, force=force)
     click.echo(f"installed {describe_voice(info)}")
@@ -35,7 +35,7 @@ def add_voice(model, name, force):
 @user_errors
 def remove_base_voice(name):
     """Remove an installed Piper voice and its cached atlas."""
-    from ..tts.store import remove_voice
+    from edge_vc.base_voice.store import remove_voice
 
     removed = remove_voice(name)
     click.echo(f"removed voice {removed.name}")
@@ -45,7 +45,7 @@ def remove_base_voice(name):
 @user_errors
 def list_base_voices():
     """List base voices (bundled and installed) with their speaker counts."""
-    from ..tts.store import list_voices
+    from edge_vc.base_voice.store import list_voices
 
     for info in list_voices():
         click.echo(describe_voice(info))

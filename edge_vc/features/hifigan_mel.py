@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mel import MelConfig, mel_spectrogram
+from edge_vc.features.mel import MelConfig, mel_spectrogram
 
 HIFIGAN_RATE = 22050
 HIFIGAN_HOP = 256
@@ -39,7 +39,7 @@ def hifigan_mel_config() -> MelConfig:
 def hifigan_log_mel(audio: np.ndarray, sample_rate: int = HIFIGAN_RATE) -> np.ndarray:
     """Log-mel frames (n_frames, 80) float32 of mono audio (resampled to 22 050 Hz if needed)."""
     if sample_rate != HIFIGAN_RATE:
-        from ..audio.io import resample
+        from edge_vc.audio.io import resample
 
         audio = resample(audio, sample_rate, HIFIGAN_RATE)
     return mel_spectrogram(np.asarray(audio, dtype=np.float32), hifigan_mel_config())

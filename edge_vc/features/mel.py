@@ -11,10 +11,12 @@ GE2E encoder, HiFi-GAN vocoders) see the same numbers at run time without libros
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from edge_vc.configs import from_mapping
 
 MEL_SCALES = ("slaney", "htk")
 NORMS = ("slaney", "none")
@@ -81,34 +83,11 @@ class MelConfig:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> MelConfig:
-        """Build from a dict (unknown keys refused, so typos surface); validates."""
-        if not isinstance(data, dict):
-            raise ValueError("mel config must be a mapping")
-        known = {f.name for f in fields(MelConfig)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown mel config keys: {', '.join(unknown)}")
-        values = dict(data)
-        try:
-            for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "pad"):
-                if key in values:
-                    values[key] = int(values[key])
-            for key in ("fmin", "power", "mag_eps", "log_floor"):
-                if key in values:
-                    values[key] = float(values[key])
-            if values.get("fmax") is not None:
-                values["fmax"] = float(values["fmax"])
-            if "center" in values:
-                center = values["center"]
-                values["center"] = center if isinstance(center, bool) else str(center).lower() in ("1", "true")
-            for key in ("mel_scale", "norm", "pad_mode", "log"):
-                if key in values:
-                    values[key] = "none" if values[key] is None else str(values[key])
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"mel config has a value of the wrong type: {exc}") from exc
-        config = MelConfig(**values)
-        config.validate()
-        return config
+        """Build from a dict (unknown keys refused, so typos surface); validates. ConfigError (a ValueError)."""
+        if isinstance(data, dict):  # a YAML/JSON null for a name setting means "none"
+            names = ("mel_scale", "norm", "pad_mode", "log")
+            data = {k: "none" if v is None and k in names else v for k, v in data.items()}
+        return from_mapping(MelConfig, data, what="mel config")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/YAML-safe); ``from_dict(to_dict())`` gives the same config."""
@@ -226,7 +205,7 @@ def stft_magnitude(audio: np.ndarray, config: MelConfig) -> np.ndarray:
     if pad:
         if config.pad_mode == "reflect" and audio.size <= pad:
             raise ValueError(f"reflect padding needs more than {pad} samples, got {audio.size}")
-        audio = np.pad(audio, (pad, pad), mode=config.pad_mode)
+        audio = np.pad(audio, (pad, pad), mode=config.pad_mode)  # type: ignore[call-overload]  # a checked str
     n_frames = config.n_frames(audio.size - 2 * pad)
     n_bins = config.n_fft // 2 + 1
     if n_frames <= 0:

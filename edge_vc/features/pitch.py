@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..clone.stages.dsp_analysis import HOP_S, F0Track, yin_f0
-from .hifigan_mel import frame_times
+from edge_vc.configs import from_mapping
+from edge_vc.dsp.analysis import HOP_S, F0Track, yin_f0
+from edge_vc.features.hifigan_mel import frame_times
 
 REFERENCE_HZ = 150.0
 PITCH_DIM = 2
@@ -86,6 +87,5 @@ class PitchMap:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> PitchMap:
-        return PitchMap(
-            **{k: float(data[k]) for k in ("source_median", "source_spread", "target_median", "target_spread")}
-        )
+        """The map from its four numbers (other keys ignored); ConfigError (a ValueError) when one is missing."""
+        return from_mapping(PitchMap, data, what="pitch map", unknown="ignore")

@@ -8,6 +8,7 @@ small bounded queue, so a slow client holds back its own synthesis, and a job wh
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -18,8 +19,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
-from ..tts.chunks import AudioChunk
+from edge_vc.audio.chunk import AudioChunk
+from edge_vc.audio.sinks import AudioSink
+from edge_vc.errors import EdgeVCError
+from edge_vc.render import SpeechRequest, render
+from edge_vc.serve.request import check_request, check_speaker
+
+__all__ = ["BusyError", "EngineConfig", "Job", "SpeechEngine", "SpeechRequest", "default_workers"]
 
 _LOGGER = logging.getLogger(__name__)
 _DONE = object()
@@ -53,6 +59,15 @@ class EngineConfig:
     max_voices_loaded: int = 3
     """Speakers kept in memory (least recently used is dropped)."""
 
+    max_memory_mb: float | None = None
+    """Memory budget: after a voice loads, least recently used voices are dropped while the process's
+    resident memory is above this (the voice just loaded always stays). None: no budget."""
+
+    trim_memory: bool = True
+    """After each request, hand the heap memory it freed back to the OS (glibc ``malloc_trim``): a
+    sentence's working memory (~70-140 MB with onnxruntime's arena off) then does not stay resident
+    between requests or pile up as fragments (benchmarks/results/serve_memory.md)."""
+
     stall_seconds: float = 30.0
     """A job whose client reads nothing for this long is cancelled."""
 
@@ -76,18 +91,21 @@ class EngineConfig:
             raise ValueError("max_text_chars must be in [1, 1000000]")
         if self.max_voices_loaded < 1 or self.stall_seconds <= 0:
             raise ValueError("max_voices_loaded must be >= 1 and stall_seconds > 0")
+        if self.max_memory_mb is not None and self.max_memory_mb <= 0:
+            raise ValueError("max_memory_mb must be > 0")
 
 
-@dataclass
-class SpeechRequest:
-    """One thing to say."""
+class JobSink(AudioSink):
+    """Hands a job's chunks to its client (``Job.put``); the engine marks the end itself."""
 
-    text: str
-    voice: str | None = None
-    ssml: bool | None = None
-    rate: float = 1.0
-    volume: float = 1.0
-    speaker_id: int | None = None
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def write(self, chunk: AudioChunk) -> None:
+        self.job.put(chunk)
+
+    def close(self) -> None:
+        return None
 
 
 class Job:
@@ -157,7 +175,7 @@ class SpeechEngine:
 
     # -- speakers ---------------------------------------------------------------------------------
     def speaker(self, name: str | None):
-        """A loaded Speaker (loading it on first use; least recently used ones are dropped)."""
+        """A loaded voice pipeline (loading it on first use; least recently used ones are dropped)."""
         key = name or self.config.voice or ""
         with self._speakers_lock:
             if key in self._speakers:
@@ -166,14 +184,38 @@ class SpeechEngine:
         if self._loader is not None:
             loaded = self._loader(key or None, self.config.threads)
         else:
-            from ..pipeline import Speaker
+            from edge_vc.loader import load
 
-            loaded = Speaker.load(key or None, threads=self.config.threads)
+            loaded = load(key or None, threads=self.config.threads)
         with self._speakers_lock:
             self._speakers[key] = loaded
             while len(self._speakers) > self.config.max_voices_loaded:
                 self._speakers.popitem(last=False)
+        self._keep_memory_budget()
         return loaded
+
+    def _keep_memory_budget(self) -> None:
+        """Drop least recently used voices while resident memory is above ``max_memory_mb``."""
+        budget = self.config.max_memory_mb
+        if budget is None:
+            return
+        import gc
+
+        from edge_vc.bench.system import current_rss_mb
+
+        while current_rss_mb() > budget:
+            with self._speakers_lock:
+                if len(self._speakers) <= 1:
+                    return
+                dropped, _ = self._speakers.popitem(last=False)
+            gc.collect()
+            _release_free_memory()
+            _LOGGER.info("memory above %.0f MB: unloaded voice %r", budget, dropped or "default")
+
+    def forget(self, name: str) -> None:
+        """Drop a loaded speaker (a profile that was changed or removed loads afresh on its next request)."""
+        with self._speakers_lock:
+            self._speakers.pop(name, None)
 
     def loaded_voices(self) -> list[str]:
         with self._speakers_lock:
@@ -181,18 +223,8 @@ class SpeechEngine:
 
     # -- jobs -------------------------------------------------------------------------------------
     def submit(self, request: SpeechRequest) -> Job:
-        """Admit a job or raise BusyError / InvalidTextError at once."""
-        if not request.text or not request.text.strip():
-            raise InvalidTextError("text is empty: nothing to say")
-        if len(request.text) > self.config.max_text_chars:
-            raise InvalidTextError(
-                f"text is {len(request.text)} characters; this server accepts at most {self.config.max_text_chars}"
-            )
-        voice = request.voice or ""
-        if "/" in voice or "\\" in voice or voice.startswith(".") or voice.endswith(".onnx") or len(voice) > 128:
-            raise VoiceNotFoundError(f"voice {voice[:40]!r}: requests name a voice or profile, never a file path")
-        if not 0.25 <= request.rate <= 4.0 or not 0.0 <= request.volume <= 4.0:
-            raise InvalidTextError("rate must be in [0.25, 4] and volume in [0, 4]")
+        """Admit a job or raise BusyError, InvalidTextError, RequestError or VoiceNotFoundError at once."""
+        check_request(request, self.config.max_text_chars)
         if not self._slots.acquire(blocking=False):
             with self._count_lock:
                 self.refused += 1
@@ -233,33 +265,22 @@ class SpeechEngine:
                 self._slots.release()
 
     def _run(self, job: Job) -> None:
-        stream = None
         try:
             if job.cancelled.is_set():
                 return
-            request = job.request
-            speaker = self.speaker(request.voice)
-            syn = speaker.voice.config.default_synthesis()
-            syn.length_scale = syn.length_scale / request.rate
-            syn.volume = request.volume
-            syn.speaker_id = request.speaker_id
-            text = request.text
-            if request.ssml and not text.lstrip().lower().startswith(("<speak", "<?xml")):
-                text = f"<speak>{text}</speak>"
-            job.sample_rate = speaker.sample_rate
+            pipeline = self.speaker(job.request.voice)
+            check_speaker(job.request, pipeline.voice.config.num_speakers)
+            job.sample_rate = pipeline.sample_rate
             job.started.set()
-            stream = speaker.synthesize(text, syn)
-            for chunk in stream:
-                if not job.put(chunk):
-                    break
+            render(pipeline, job.request, [JobSink(job)], cancelled=job.cancelled.is_set)
         except BaseException as exc:  # reported to the client through the job
             job.error = exc
             if not isinstance(exc, EdgeVCError):
                 _LOGGER.exception("synthesis failed")
         finally:
-            if stream is not None:
-                stream.close()
             job.started.set()
+            if self.config.trim_memory:
+                _release_free_memory()
             self._finish(job)
 
     @staticmethod
@@ -286,3 +307,45 @@ def default_workers(threads: int | None) -> int:
     """One synthesis per ``threads`` cores (at least one)."""
     cores = os.cpu_count() or 1
     return max(1, cores // max(1, threads or cores))
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``; nothing elsewhere).
+
+    A few ms after a request here (its own CPU is in the serve benchmark's CPU per audio second).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+"""Heap blocks at least this large get their own mapping, given back to the OS as soon as they are freed."""
+
+
+def fix_mmap_threshold(size: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Fix glibc's mmap threshold at ``size`` (``mallopt(M_MMAP_THRESHOLD)``); False where unavailable.
+
+    glibc raises the threshold as large blocks are freed (up to 32 MiB), so a sentence's large
+    buffers (onnxruntime's arena is off in serve) end up on the heap, where they fragment it. At
+    4 MiB, four learned profiles rotating peaked ~60-70 MB lower for no measurable CPU (1 MiB:
+    ~15 MB lower still, for +20-30 % CPU; benchmarks/results/serve_memory.md).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(-3, int(size)))  # M_MMAP_THRESHOLD
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim`` from the running process (None on other C libraries); looked up once."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None

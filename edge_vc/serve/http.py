@@ -1,31 +1,35 @@
-"""A small HTTP/1.1 API on asyncio (stdlib only): speak, WAV, streamed PCM, voices, health.
+"""The HTTP API: speak (WAV, streamed WAV or PCM, or played on the server), voices, health.
 
-One request per connection (``Connection: close``); request line, headers and body are size-limited
-and read under a timeout; connections beyond ``max_connections`` get 503 at once.
+Endpoints and answers live here; the HTTP/1.1 transport (``http.server`` threads, limits, JSON
+errors) is :mod:`edge_vc.serve.http_transport`, and request fields are checked by
+:mod:`edge_vc.serve.request`. While a handler waits for audio it watches its connection: a client
+that leaves (or stops reading for ``write_timeout``) has its job cancelled.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import logging
+import queue
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
-from .engine import BusyError, Job, SpeechEngine, SpeechRequest
+from edge_vc.errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
+from edge_vc.serve.console import Console
+from edge_vc.serve.engine import BusyError, Job, SpeechEngine, SpeechRequest
+from edge_vc.serve.http_transport import ClientGone, Handler, HttpError, HttpServer, Request
+from edge_vc.serve.request import RequestError, SpeakRequest, openai_request, speak_request, voice_not_found_text
+
+__all__ = ["HttpApi", "HttpConfig", "HttpError", "WRITE_TIMEOUT"]
 
 _LOGGER = logging.getLogger(__name__)
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
-            415: "Unsupported Media Type", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
-_OPENAI_SPEED = (0.25, 4.0)
-_OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"}
-"""OpenAI's built-in voice names: they select the server's default voice."""
+WRITE_TIMEOUT = 30.0
+"""A client that takes longer than this to accept written data is dropped."""
+_POLL = 0.2
+"""How often a handler waiting for audio checks whether its client is still there (seconds)."""
 
 
 @dataclass
@@ -42,7 +46,7 @@ class HttpConfig:
     max_body_bytes: int = 64 * 1024
     max_connections: int = 32
     read_timeout: float = 10.0
-    write_timeout: float = 30.0
+    write_timeout: float = WRITE_TIMEOUT
     """A client that accepts no data for this long is disconnected (its job is cancelled)."""
 
     device: str | None = None
@@ -60,146 +64,40 @@ class HttpConfig:
             raise ValueError("max_body_bytes >= 256, max_connections >= 1 and read_timeout > 0 are required")
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-    def params(self) -> dict[str, Any]:
-        """JSON object body, or plain-text body as ``text``, merged over the query string."""
-        params: dict[str, Any] = dict(self.query)
-        if not self.body:
-            return params
-        kind = self.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind in ("", "application/json", "application/x-www-form-urlencoded") and self.body.lstrip()[:1] == b"{":
-            try:
-                data = json.loads(self.body)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise HttpError(400, f"body is not valid JSON: {exc}") from exc
-            if not isinstance(data, dict):
-                raise HttpError(400, "JSON body must be an object")
-            params.update(data)
-        elif kind in ("", "text/plain", "application/ssml+xml"):
-            try:
-                params["text"] = self.body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise HttpError(400, "text body must be UTF-8") from exc
-            if kind == "application/ssml+xml":
-                params["ssml"] = True
-        else:
-            raise HttpError(415, f"unsupported content type '{kind}'; send JSON or text/plain")
-        return params
-
-
-async def read_request(reader: asyncio.StreamReader, max_body: int) -> Request | None:
-    """Parse one request; None when the client closed without sending one."""
-    try:
-        line = await reader.readline()
-    except (ValueError, asyncio.LimitOverrunError) as exc:
-        raise HttpError(431, "request line too long") from exc
-    if not line:
-        return None
-    parts = line.decode("latin-1").split()
-    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        raise HttpError(400, "malformed request line")
-    method, target = parts[0].upper(), parts[1]
-    headers: dict[str, str] = {}
-    for _ in range(101):
-        try:
-            raw = await reader.readline()
-        except (ValueError, asyncio.LimitOverrunError) as exc:
-            raise HttpError(431, "header line too long") from exc
-        if raw in (b"\r\n", b"\n", b""):
-            break
-        name, sep, value = raw.decode("latin-1").partition(":")
-        if not sep:
-            raise HttpError(400, "malformed header")
-        headers[name.strip().lower()] = value.strip()
-    else:
-        raise HttpError(431, "too many headers")
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        raise HttpError(411, "chunked request bodies are not accepted; send Content-Length")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError as exc:
-        raise HttpError(400, "bad Content-Length") from exc
-    if length < 0:
-        raise HttpError(400, "bad Content-Length")
-    if length > max_body:
-        raise HttpError(413, f"request body is {length} bytes; at most {max_body} accepted")
-    body = await reader.readexactly(length) if length else b""
-    url = urlsplit(target)
-    return Request(method, url.path.rstrip("/") or "/", dict(parse_qsl(url.query)), headers, body)
-
-
-SEND_BUFFER_BYTES = 256 * 1024
-WRITE_TIMEOUT = 30.0
-"""A client that takes longer than this to accept written data is dropped."""
-
-
-async def drain(writer: asyncio.StreamWriter, seconds: float = WRITE_TIMEOUT) -> None:
-    """``writer.drain()`` with a deadline; a stalled reader's connection is aborted (ConnectionError)."""
-    try:
-        await asyncio.wait_for(writer.drain(), seconds)
-    except (asyncio.TimeoutError, TimeoutError) as exc:
-        writer.transport.abort()
-        raise ConnectionError("client stopped reading") from exc
-
-
-def _bool(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-
-
 class HttpApi:
-    """Routes requests to the engine; one instance per server."""
+    """Routes requests to the engine; ``listen()`` starts serving, ``close()`` stops and cancels jobs."""
 
-    def __init__(self, engine: SpeechEngine, config: HttpConfig, voices) -> None:
+    def __init__(self, engine: SpeechEngine, config: HttpConfig, voices: Callable[[], list[dict]]) -> None:
         config.validate()
         self.engine, self.config, self.voices = engine, config, voices
-        self._connections = 0
-        self._device_lock = asyncio.Lock()
+        self._device_lock = threading.Lock()
+        self._active: dict[Job, Handler] = {}
+        self._active_lock = threading.Lock()
+        self._server: HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self.console = Console(self)  # the installer console: page at GET /, API under /v1 (docs/serve.md)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections += 1
-        sock = writer.get_extra_info("socket")
-        if sock is not None:  # bound what one slow reader can park in the kernel (~6 s of audio)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        try:
-            if self._connections > self.config.max_connections:
-                await self._send_json(writer, 503, {"error": "too many connections"}, {"Retry-After": "1"})
-                return
+    def listen(self) -> int:
+        """Bind ``config.host``/``config.port`` and serve in a thread; returns the bound port."""
+        assert self.config.port is not None
+        self._server = HttpServer(self, self.config.host, self.config.port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="edge-vc-http", daemon=True)
+        self._thread.start()
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        """Stop accepting, cancel every running job and drop its connection."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self.console.close()
+        with self._active_lock:
+            active = list(self._active.items())
+        for job, handler in active:
+            job.cancel()
             try:
-                request = await asyncio.wait_for(
-                    read_request(reader, self.config.max_body_bytes), self.config.read_timeout
-                )
-                if request is None:
-                    return
-                await self._route(request, writer)
-            except HttpError as exc:
-                await self._send_json(writer, exc.status, {"error": exc.message}, exc.headers)
-            except (asyncio.TimeoutError, TimeoutError):
-                await self._send_json(writer, 408, {"error": "request not received in time"})
-            except asyncio.IncompleteReadError:
-                await self._send_json(writer, 400, {"error": "body shorter than Content-Length"})
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        except Exception:  # never let one request take the server down
-            _LOGGER.exception("request failed")
-        finally:
-            self._connections -= 1
-            writer.close()
-            try:
-                await asyncio.wait_for(writer.wait_closed(), 2.0)
-            except (Exception, asyncio.CancelledError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
                 pass
 
     def _authorised(self, request: Request) -> bool:
@@ -208,173 +106,150 @@ class HttpApi:
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {self.config.token}".encode())
 
-    async def _route(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    def route(self, handler: Handler, request: Request) -> None:
         if request.path == "/health":
             body = {"status": "ok", "voices_loaded": self.engine.loaded_voices(), "queue": self.engine.status()}
-            await self._send_json(writer, 200, body)
+            handler.answer_json(200, body)
+            return
+        if self.console.static(handler, request):
             return
         if not self._authorised(request):
             raise HttpError(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        if self.console.route(handler, request):
+            return
+        limit = self.engine.config.max_text_chars
         if request.path == "/voices" and request.method == "GET":
-            await self._send_json(writer, 200, {"voices": self.voices()})
+            handler.answer_json(200, {"voices": self.voices()})
         elif request.path == "/speak" and request.method == "POST":
-            await self._speak(request.params(), writer)
+            self._speak(handler, _fields(speak_request, request.params(), limit))
         elif request.path == "/v1/audio/speech" and request.method == "POST":
-            await self._openai(request.params(), writer)
+            self._speak(handler, _fields(openai_request, request.params(), limit))
         elif request.path in ("/voices", "/speak", "/v1/audio/speech"):
             raise HttpError(405, f"{request.method} is not allowed on {request.path}")
         else:
             raise HttpError(404, f"no endpoint {request.path}")
 
-    def _submit(self, params: dict[str, Any]) -> Job:
-        text = params.get("text")
-        if not isinstance(text, str):
-            raise HttpError(400, "give the text to say as 'text' (JSON) or as a text/plain body")
+    def _speak(self, handler: Handler, spoken: SpeakRequest) -> None:
+        job = self._submit(spoken.speech)
+        with self._active_lock:
+            self._active[job] = handler
         try:
-            speaker = params.get("speaker")
-            request = SpeechRequest(
-                text=text,
-                voice=params.get("voice") or None,
-                ssml=_bool(params["ssml"]) if "ssml" in params else None,
-                rate=float(params.get("rate", 1.0)),
-                volume=float(params.get("volume", 1.0)),
-                speaker_id=int(speaker) if speaker not in (None, "") else None,
-            )
-        except (TypeError, ValueError) as exc:
-            raise HttpError(400, f"bad parameter: {exc}") from exc
-        if len(text) > self.engine.config.max_text_chars:
-            raise HttpError(413, f"text is {len(text)} characters; at most {self.engine.config.max_text_chars}")
+            first = self._first(job, handler)
+            if spoken.play:
+                self._play(job, first, handler)
+            elif spoken.stream:
+                self._stream(job, first, handler, spoken.format)
+            else:
+                self._whole(job, first, handler, spoken.format)
+        finally:
+            job.cancel()
+            with self._active_lock:
+                self._active.pop(job, None)
+
+    def _submit(self, request: SpeechRequest) -> Job:
         try:
             return self.engine.submit(request)
         except BusyError as exc:
             raise HttpError(503, str(exc), {"Retry-After": "1"}) from exc
-        except InvalidTextError as exc:
-            raise HttpError(400, str(exc)) from exc
-        except VoiceNotFoundError as exc:
-            raise HttpError(404, str(exc)) from exc
+        except Exception as exc:
+            raise _http_error(exc) from exc
 
-    async def _first(self, job: Job):
+    def _next(self, job: Job, handler: Handler):
+        """The job's next chunk (None at the end); ClientGone (and the job cancelled) if the client left."""
+        while True:
+            if handler.client_gone():
+                job.cancel()
+                raise ClientGone("client closed the connection")
+            try:
+                return job.next_chunk(timeout=_POLL)
+            except queue.Empty:
+                pass
+
+    def _first(self, job: Job, handler: Handler):
         """The first chunk, mapping synthesis errors to HTTP errors before any header is sent."""
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(None, job.next_chunk)
-        except VoiceNotFoundError as exc:
-            raise HttpError(404, str(exc)) from exc
-        except InvalidTextError as exc:
-            raise HttpError(400, str(exc)) from exc
-        except EdgeVCError as exc:
-            raise HttpError(500, str(exc)) from exc
+            return self._next(job, handler)
+        except ClientGone:
+            raise
+        except Exception as exc:
+            raise _http_error(exc) from exc
 
-    async def _speak(self, params: dict[str, Any], writer: asyncio.StreamWriter, fmt: str | None = None) -> None:
-        fmt = (fmt or str(params.get("format", "wav"))).lower()
-        if fmt not in ("wav", "pcm"):
-            raise HttpError(400, f"format '{fmt}' is not supported; use wav or pcm")
-        play = _bool(params.get("play", False))
-        stream = _bool(params.get("stream", False))
-        job = self._submit(params)
-        try:
-            first = await self._first(job)
-            if play:
-                await self._play(job, first, writer)
-            elif stream:
-                await self._stream(job, first, writer, fmt)
-            else:
-                await self._whole(job, first, writer, fmt)
-        finally:
-            job.cancel()
-
-    async def _openai(self, params: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        fmt = str(params.get("response_format", "wav")).lower()
-        if fmt not in ("wav", "pcm"):
-            raise HttpError(400, f"response_format '{fmt}' is not supported offline; use wav or pcm")
-        speed = params.get("speed", 1.0)
-        try:
-            speed = min(max(float(speed), _OPENAI_SPEED[0]), _OPENAI_SPEED[1])
-        except (TypeError, ValueError) as exc:
-            raise HttpError(400, "speed must be a number") from exc
-        voice = params.get("voice")
-        default = voice in (None, "", "default") or voice in _OPENAI_VOICES
-        mapped = {"text": params.get("input"), "voice": None if default else voice}
-        await self._speak(mapped | {"rate": speed, "stream": params.get("stream_format") == "audio"}, writer, fmt)
-
-    async def _collect(self, job: Job, first) -> list:
-        loop = asyncio.get_running_loop()
+    def _collect(self, job: Job, first, handler: Handler) -> list:
         chunks = [first] if first is not None else []
-        while chunks and (chunk := await loop.run_in_executor(None, job.next_chunk)) is not None:
+        while chunks and (chunk := self._next(job, handler)) is not None:
             chunks.append(chunk)
         return chunks
 
-    async def _whole(self, job: Job, first, writer: asyncio.StreamWriter, fmt: str) -> None:
+    def _whole(self, job: Job, first, handler: Handler, fmt: str) -> None:
         import numpy as np
 
-        from ..audio.io import wav_bytes
-        from ..audio.sinks import int16_bytes
+        from edge_vc.audio.io import wav_bytes
+        from edge_vc.audio.sinks import int16_bytes
 
-        chunks = await self._collect(job, first)
-        rate = chunks[0].sample_rate
-        audio = np.concatenate([c.audio for c in chunks])
+        chunks = self._collect(job, first, handler)
+        rate = chunks[0].sample_rate if chunks else job.sample_rate or 22050
+        audio = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, dtype=np.float32)
         body = wav_bytes(audio, rate) if fmt == "wav" else int16_bytes(audio)
         kind = "audio/wav" if fmt == "wav" else f"audio/L16; rate={rate}; channels=1"
         headers = {"Content-Type": kind, "X-Sample-Rate": str(rate), "X-Audio-Seconds": f"{len(audio) / rate:.3f}"}
-        await self._send(writer, 200, body, headers)
+        handler.answer(200, body, headers)
 
-    async def _stream(self, job: Job, first, writer: asyncio.StreamWriter, fmt: str) -> None:
-        from ..audio.sinks import streaming_wav_header
+    def _stream(self, job: Job, first, handler: Handler, fmt: str) -> None:
+        from edge_vc.audio.sinks import streaming_wav_header
 
-        loop = asyncio.get_running_loop()
-        rate = first.sample_rate
+        rate = first.sample_rate if first is not None else job.sample_rate or 22050
         kind = "audio/wav" if fmt == "wav" else f"audio/L16; rate={rate}; channels=1"
-        head = {"Content-Type": kind, "X-Sample-Rate": str(rate), "Transfer-Encoding": "chunked"}
-        writer.write(self._head(200, head))
+        handler.head(200, {"Content-Type": kind, "X-Sample-Rate": str(rate), "Transfer-Encoding": "chunked"})
         if fmt == "wav":
-            self._write_chunk(writer, streaming_wav_header(rate))
+            _write_chunk(handler, streaming_wav_header(rate))
         chunk = first
         while chunk is not None:
-            self._write_chunk(writer, chunk.audio_int16.tobytes())
-            await drain(writer, self.config.write_timeout)  # ConnectionError when the client has gone
-            chunk = await loop.run_in_executor(None, job.next_chunk)
-        writer.write(b"0\r\n\r\n")
-        await drain(writer, self.config.write_timeout)
+            _write_chunk(handler, chunk.audio_int16.tobytes())  # ClientGone when the client has left
+            chunk = self._next(job, handler)
+        handler.write(b"0\r\n\r\n")
 
-    async def _play(self, job: Job, first, writer: asyncio.StreamWriter) -> None:
-        from ..audio.sinks import DeviceSink
+    def _play(self, job: Job, first, handler: Handler) -> None:
+        from edge_vc.audio.sinks import DeviceSink
 
-        loop = asyncio.get_running_loop()
-        chunks = await self._collect(job, first)
-        async with self._device_lock:
-
-            def play() -> float:
-                sink = DeviceSink(self.config.device)
-                try:
-                    for chunk in chunks:
-                        sink.write(chunk)
-                except BaseException:
-                    sink.abort()
-                    raise
-                sink.close()
-                return sum(c.duration for c in chunks)
-
+        chunks = self._collect(job, first, handler)
+        with self._device_lock:
+            sink = DeviceSink(self.config.device)
             try:
-                seconds = await loop.run_in_executor(None, play)
+                for chunk in chunks:
+                    sink.write(chunk)
             except EdgeVCError as exc:
+                sink.abort()
                 raise HttpError(500, str(exc)) from exc
-        await self._send_json(writer, 200, {"played_seconds": round(seconds, 3)})
+            except BaseException:
+                sink.abort()
+                raise
+            sink.close()
+        handler.answer_json(200, {"played_seconds": round(sum(c.duration for c in chunks), 3)})
 
-    @staticmethod
-    def _head(status: int, headers: dict[str, str]) -> bytes:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    @staticmethod
-    def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
-        if data:
-            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+def _fields(parse, params: dict[str, Any], limit: int) -> SpeakRequest:
+    try:
+        return parse(params, limit)
+    except Exception as exc:
+        raise _http_error(exc) from exc
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str]) -> None:
-        writer.write(self._head(status, headers | {"Content-Length": str(len(body))}) + body)
-        await drain(writer, self.config.write_timeout)
 
-    async def _send_json(self, writer, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
-        body = (json.dumps(data) + "\n").encode()
-        await self._send(writer, status, body, {"Content-Type": "application/json"} | (headers or {}))
+def _http_error(exc: BaseException) -> HttpError:
+    """An engine or request error as the HTTP answer it gets."""
+    if isinstance(exc, HttpError):
+        return exc
+    if isinstance(exc, RequestError):
+        return HttpError(exc.status, str(exc), field=exc.field)
+    if isinstance(exc, VoiceNotFoundError):
+        return HttpError(404, voice_not_found_text(exc, "; GET /voices lists every voice and profile"), field="voice")
+    if isinstance(exc, InvalidTextError):
+        return HttpError(400, str(exc), field="text")
+    if isinstance(exc, EdgeVCError):
+        return HttpError(500, str(exc))
+    _LOGGER.error("synthesis failed", exc_info=exc)
+    return HttpError(500, f"synthesis failed ({type(exc).__name__}); see the server log")
+
+
+def _write_chunk(handler: Handler, data: bytes) -> None:
+    if data:
+        handler.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

@@ -1,4 +1,4 @@
-"""Run the Wyoming and HTTP servers on one asyncio loop around one SpeechEngine."""
+"""Run the Wyoming server (asyncio) and the HTTP server (http.server threads) around one SpeechEngine."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..errors import EdgeVCError
-from .engine import EngineConfig, SpeechEngine
-from .http import HttpApi, HttpConfig
-from .wyoming import MAX_HEADER_BYTES, WyomingHandler
+from edge_vc.errors import EdgeVCError
+from edge_vc.serve.engine import EngineConfig, SpeechEngine
+from edge_vc.serve.http import HttpApi, HttpConfig
+from edge_vc.serve.wyoming import MAX_HEADER_BYTES, WyomingHandler
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,9 +45,13 @@ def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
 
 def list_voices() -> list[dict]:
     """Installed voices and enrolled profiles, as the HTTP API and Wyoming ``info`` show them."""
-    from ..tts.catalog import DEFAULT_VOICE, installed_voices
+    from edge_vc.base_voice.catalog import DEFAULT_VOICE, installed_voices, shipped_voices
 
     voices = [{"name": DEFAULT_VOICE, "kind": "voice", "language": "en_US", "description": "bundled voice"}]
+    voices += [
+        {"name": v.name, "kind": "voice", "language": "en_US", "description": f"shipped export ({v.model_path.name})"}
+        for v in shipped_voices()
+    ]
     voices += [
         {"name": v.name, "kind": "voice", "language": "", "description": str(v.model_path)} for v in installed_voices()
     ]
@@ -59,9 +63,9 @@ def list_voices() -> list[dict]:
 def _profile_names() -> list[str]:
     """Enrolled profiles: the profile module's list when present, else folders holding a profile.yaml."""
     try:
-        from ..clone.profile import list_profiles
+        from edge_vc.profiles.profile import list_profiles
     except ImportError:
-        from ..config import profiles_dir
+        from edge_vc.paths import profiles_dir
 
         folder = profiles_dir()
         if not folder.is_dir():
@@ -114,11 +118,7 @@ class Server:
             await loop.run_in_executor(None, self.engine.speaker, None)
         self._stop = asyncio.Event()
         if self.config.http.port is not None:
-            http = await asyncio.start_server(
-                self.http_api.handle, self.config.http.host, self.config.http.port, limit=16 * 1024
-            )
-            self.http_port = http.sockets[0].getsockname()[1]
-            self._servers.append(http)
+            self.http_port = self.http_api.listen()  # its own threads (http.server), one per connection
         if self.config.wyoming_port is not None:
             wyoming = await asyncio.start_server(
                 self.wyoming.handle, self.config.wyoming_host, self.config.wyoming_port, limit=MAX_HEADER_BYTES
@@ -135,6 +135,8 @@ class Server:
                 pass
         assert self._stop is not None
         await self._stop.wait()
+        if self.http_port is not None:
+            await loop.run_in_executor(None, self.http_api.close)
         for server in self._servers:
             server.close()
             await server.wait_closed()

@@ -2,7 +2,8 @@
 
 ``describe`` → ``info``; ``synthesize`` → ``audio-start``, ``audio-chunk``…, ``audio-stop``; streamed
 text (``synthesize-start/-chunk/-stop``) is spoken sentence by sentence, then ``synthesize-stopped``; errors
-and a full queue answer with an ``error`` event (code ``busy``, ``bad-text``, ``unknown-voice``).
+and a full queue answer with an ``error`` event (code ``busy``, ``bad-text``, ``bad-request``,
+``unknown-voice``); fields are checked by :mod:`edge_vc.serve.request`, as HTTP's are.
 Events are built with the ``wyoming`` package; reading is ours, with limits on every length field,
 because a peer may announce any size.
 """
@@ -16,9 +17,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
-from .engine import BusyError, SpeechEngine, SpeechRequest
-from .http import WRITE_TIMEOUT
+from edge_vc.errors import EdgeVCError, InvalidTextError, VoiceNotFoundError
+from edge_vc.serve.engine import BusyError, SpeechEngine, SpeechRequest
+from edge_vc.serve.http import WRITE_TIMEOUT
+from edge_vc.serve.request import MAX_SPEAKER_ID, RequestError, integer_field, voice_field, voice_not_found_text
 
 _LOGGER = logging.getLogger(__name__)
 MAX_HEADER_BYTES = 16 * 1024
@@ -72,7 +74,7 @@ def tts_info(voices: list[dict]):
     """The ``info`` event: one TTS program whose voices are the installed voices and profiles."""
     from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 
-    from .. import __version__
+    from edge_vc import __version__
 
     attribution = Attribution(name="edge-vc", url="https://pypi.org/project/edge-vc/")
     tts_voices = [
@@ -109,17 +111,28 @@ class _Voice:
 
 
 def _voice_of(event) -> _Voice:
-    """Voice, speaker and text format from a synthesize or synthesize-start event."""
+    """Voice, speaker and text format from a synthesize or synthesize-start event (RequestError if malformed)."""
     data = event.data or {}
-    voice = data.get("voice") if isinstance(data.get("voice"), dict) else {}
-    speaker = voice.get("speaker")
-    try:
-        speaker_id = int(speaker) if speaker not in (None, "") else None
-    except (TypeError, ValueError):
-        speaker_id = None
-    name = voice.get("name")
-    ssml = str(data.get("text_format") or "").endswith("ssml") or None
-    return _Voice(str(name) if name else None, speaker_id, ssml)
+    voice = data.get("voice")
+    if voice is None:
+        voice = {}
+    if not isinstance(voice, dict):
+        raise RequestError("voice", "'voice' must be an object with 'name' (and 'speaker')")
+    speaker_id = integer_field(voice.get("speaker"), "voice.speaker", 0, MAX_SPEAKER_ID)
+    text_format = data.get("text_format")
+    if text_format is not None and not isinstance(text_format, str):
+        raise RequestError("text_format", "'text_format' must be a string such as 'ssml'")
+    ssml = str(text_format or "").endswith("ssml") or None
+    return _Voice(voice_field(voice.get("name"), "voice.name"), speaker_id, ssml)
+
+
+def _request_error(exc: Exception):
+    """The error event for a refused request (RequestError, InvalidTextError, VoiceNotFoundError)."""
+    if isinstance(exc, VoiceNotFoundError):
+        return _error(voice_not_found_text(exc), "unknown-voice")
+    if isinstance(exc, RequestError) and exc.field != "text":
+        return _error(str(exc), "bad-request")
+    return _error(str(exc), "bad-text")
 
 
 class WyomingHandler:
@@ -152,14 +165,25 @@ class WyomingHandler:
                     await async_write_event(_event("pong", {"text": event.data.get("text")}), writer)
                 elif kind == "synthesize" and stream is None:
                     text = event.data.get("text")
-                    if not isinstance(text, str):
-                        await async_write_event(_error("synthesize needs a text", "bad-text"), writer)
+                    try:
+                        voice = _voice_of(event)
+                        if not isinstance(text, str):
+                            raise InvalidTextError("synthesize needs a text (a string)")
+                    except (RequestError, InvalidTextError, VoiceNotFoundError) as exc:
+                        await async_write_event(_request_error(exc), writer)
                         continue
-                    await self._speak(text, _voice_of(event), writer)
+                    await self._speak(text, voice, writer)
                 elif kind == "synthesize-start":
-                    stream, buffer = _voice_of(event), ""
+                    try:
+                        stream, buffer = _voice_of(event), ""
+                    except (RequestError, VoiceNotFoundError) as exc:
+                        await async_write_event(_request_error(exc), writer)
                 elif kind == "synthesize-chunk" and stream is not None:
-                    buffer += str(event.data.get("text", ""))
+                    piece = event.data.get("text", "")
+                    if not isinstance(piece, str):
+                        await async_write_event(_error("synthesize-chunk needs a text (a string)", "bad-text"), writer)
+                        continue
+                    buffer += piece
                     if len(buffer) > self.engine.config.max_text_chars:
                         await async_write_event(
                             _error("streamed text too long without a sentence end", "bad-text"), writer
@@ -200,11 +224,8 @@ class WyomingHandler:
         except BusyError as exc:
             await async_write_event(_error(str(exc), "busy"), writer)
             return
-        except InvalidTextError as exc:
-            await async_write_event(_error(str(exc), "bad-text"), writer)
-            return
-        except VoiceNotFoundError as exc:
-            await async_write_event(_error(str(exc), "unknown-voice"), writer)
+        except (RequestError, InvalidTextError, VoiceNotFoundError) as exc:
+            await async_write_event(_request_error(exc), writer)
             return
         loop = asyncio.get_running_loop()
         started = False
@@ -212,8 +233,8 @@ class WyomingHandler:
             while True:
                 try:
                     chunk = await loop.run_in_executor(None, job.next_chunk)
-                except VoiceNotFoundError as exc:
-                    await async_write_event(_error(str(exc), "unknown-voice"), writer)
+                except (RequestError, InvalidTextError, VoiceNotFoundError) as exc:
+                    await async_write_event(_request_error(exc), writer)
                     return
                 except EdgeVCError as exc:
                     await async_write_event(_error(str(exc), "synthesis-failed"), writer)

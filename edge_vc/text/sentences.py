@@ -48,9 +48,22 @@ _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
 _MAX_SENTENCE_CHARS = 600
 
 
+_TERMINAL_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves (ESC [ 31 m)
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC/DCS/SOS/PM/APC strings
+    r"|\x1b[ -/]*[0-~]"  # other escape sequences (ESC c, ESC ( B, ESC 7)
+)
+"""Terminal escape sequences (ECMA-48), removed whole: ``\\x1b[31m`` is not read as "31 m"."""
+
+
+def strip_terminal_escapes(text: str) -> str:
+    """``text`` without terminal escape sequences (colours, titles, hyperlinks, cursor moves)."""
+    return _TERMINAL_ESCAPE.sub("", text)
+
+
 def clean_text(text: str) -> str:
-    """Drop control characters (keeping line breaks) and normalise Unicode to NFC."""
-    text = unicodedata.normalize("NFC", text)
+    """Drop terminal escape sequences and control characters (keeping line breaks); NFC."""
+    text = unicodedata.normalize("NFC", strip_terminal_escapes(text))
     return "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
 
 

@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .normalize import normalize_text, spell_characters, spell_digits
-from .sentences import split_sentences
+from edge_vc.errors import InvalidTextError
+from edge_vc.text.normalize import normalize_text, spell_characters, spell_digits
+from edge_vc.text.sentences import split_sentences, strip_terminal_escapes
 
 MAX_BREAK_SECONDS = 10.0
 """One ``<break>`` lasts at most this long."""
@@ -54,9 +55,16 @@ class Pause:
 
 
 def looks_like_ssml(text: str) -> bool:
-    """True when the text is an SSML document (starts with ``<speak`` or an XML declaration)."""
-    head = text.lstrip()[:200].lower()
-    return head.startswith("<speak") or (head.startswith("<?xml") and "<speak" in head)
+    """True when the text is an SSML document: it starts with ``<speak``, or with an XML declaration or a
+    ``<!DOCTYPE`` followed by ``<speak`` within its first 400 characters."""
+    head = text.lstrip()[:400].lower()
+    return head.startswith("<speak") or (looks_like_xml(head) and "<speak" in head)
+
+
+def looks_like_xml(text: str) -> bool:
+    """True when the text starts with an XML declaration (``<?xml``) or a ``<!DOCTYPE``."""
+    head = text.lstrip()[:16].lower()
+    return head.startswith(("<?xml", "<!doctype"))
 
 
 def _seconds(value: str) -> float | None:
@@ -231,16 +239,22 @@ def speech_plan(
 ) -> Iterator[Utterance | Pause]:
     """Sentences to speak (normalised) and pauses, from plain text or SSML.
 
-    ``ssml=None`` detects SSML by a leading ``<speak>``; plain text (a string or lines) is split
-    lazily so a long text streams in bounded memory.
+    ``ssml=None`` detects SSML by a leading ``<speak>`` (see :func:`looks_like_ssml`); plain text (a string
+    or lines) is split lazily so a long text streams in bounded memory. Any other XML document (``<?xml``,
+    ``<!DOCTYPE``) is refused unless ``ssml`` is True: its markup would be read aloud.
     """
     if ssml is None:
         ssml = isinstance(text, str) and looks_like_ssml(text)
+    if not ssml and isinstance(text, str) and looks_like_xml(text):
+        raise InvalidTextError(
+            "the text is an XML document (it starts with <?xml or <!DOCTYPE): read it as SSML (say --ssml; "
+            '"ssml": true in a server request), or give plain text'
+        )
     if not ssml:
         for sentence in split_sentences(text):
             yield Utterance(normalize_text(sentence) if normalize else sentence)
         return
-    document = text if isinstance(text, str) else "\n".join(text)
+    document = strip_terminal_escapes(text if isinstance(text, str) else "\n".join(text))
     for item in parse_ssml(document):
         if isinstance(item, Pause):
             yield item

@@ -1,1 +1,0 @@
-"""Voice cloning: speaker encoder, enrollment, profiles and voice stages."""

@@ -1,0 +1,1 @@
+"""Enrollment: capture, consent, coach checks and measures, the report picture, the flow that makes a profile."""

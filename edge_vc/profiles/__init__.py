@@ -1,0 +1,1 @@
+"""Voice profiles: the stored enrollment (YAML + arrays), archives, atomic writes."""
