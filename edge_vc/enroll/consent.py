@@ -21,13 +21,15 @@ from edge_vc.errors import EnrollmentError
 
 CONSENT_PREFIX = "I agree to clone my voice."
 WORDS = (
-    "apple", "banana", "diamond", "bicycle", "blanket", "bridge", "dolphin", "camera", "candle", "carpet",
+    "apple", "banana", "diamond", "bicycle", "blanket", "bridge", "camera", "candle", "carpet",
     "castle", "cherry", "circle", "coffee", "copper", "cotton", "dragon", "engine", "finger", "forest",
     "garden", "guitar", "hammer", "harbor", "helmet", "island", "jacket", "kettle", "ladder", "lemon",
-    "popcorn", "mirror", "monkey", "morning", "orange", "pencil", "pepper", "pillow", "planet", "pocket",
+    "monkey", "morning", "orange", "pencil", "pepper", "pillow", "planet", "pocket",
     "purple", "rabbit", "river", "rocket", "pyramid", "silver", "spider", "summer", "tiger", "tomato",
     "tunnel", "turtle", "violin", "volcano", "window", "winter", "yellow", "umbrella", "penguin", "thunder",
 )  # fmt: skip
+"""Words Whisper tiny.en hears reliably. Left out, measured on 30 base-voice challenges: "mirror" (heard
+"Mayor"), "dolphin" ("Dauphin", "Delfin") and "popcorn" ("Hotcorn", "Pacorn"), each missed 2–3 times."""
 N_WORDS = 5
 MIN_SCORE = 0.6
 """Share of challenge words that must be heard (3 of 5)."""
