@@ -11,11 +11,25 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import REPO
 
 SAMPLE = REPO / "edge_vc" / "data" / "en_robert.wav"
+
+
+@contextmanager
+def own_null_sink(name: str) -> Iterator[str]:
+    """A PulseAudio null sink of one test's own (other audio stays out of its monitor); yields its name."""
+    loaded = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
+                            capture_output=True, text=True, timeout=20)  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    try:
+        yield name
+    finally:
+        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], capture_output=True, timeout=20)
 
 
 class Server:

@@ -16,7 +16,7 @@ import wave
 import numpy as np
 import pytest
 
-from tests.console_util import SAMPLE, Server
+from tests.console_util import SAMPLE, Server, own_null_sink
 
 SENTENCE = "The kitchen light is on and the front door is locked."
 
@@ -370,11 +370,8 @@ def test_recording_and_consent_checked_upload_need_the_device_microphone(server)
 @pytest.fixture
 def private_sink(pulse_audio):
     """A null sink of this test's own (other tests' and processes' audio stays out of its monitor)."""
-    loaded = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=edgevc_console_consent"],
-                            capture_output=True, text=True, timeout=20)  # fmt: skip
-    assert loaded.returncode == 0, loaded.stderr
-    yield "edgevc_console_consent"
-    subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], capture_output=True, timeout=20)
+    with own_null_sink("edgevc_console_consent") as sink:
+        yield sink
 
 
 def _say_into(sink: str, base_voice, text: str, path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console_util import SAMPLE, Server
+from tests.console_util import SAMPLE, Server, own_null_sink
 
 pytestmark = pytest.mark.slow
 
@@ -232,11 +232,8 @@ def test_console_in_chromium_enroll_adapt_speak_remove(tmp_path, shots):
 @pytest.fixture
 def mic_sink(pulse_audio):
     """A null sink of this test's own: the server records its monitor (PULSE_SOURCE), the test plays into it."""
-    loaded = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=edgevc_console_browser"],
-                            capture_output=True, text=True, timeout=20)  # fmt: skip
-    assert loaded.returncode == 0, loaded.stderr
-    yield "edgevc_console_browser"
-    subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], capture_output=True, timeout=20)
+    with own_null_sink("edgevc_console_browser") as sink:
+        yield sink
 
 
 def _clear_speech(base_voice, text: str, path: Path) -> Path:
