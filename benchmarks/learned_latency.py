@@ -104,7 +104,11 @@ def latency(args) -> dict:
     from edge_vc.base_voice.voice import BaseVoice
 
     firsts = [float(x) for x in args.first.split(",")]
-    report = {"load_start": os.getloadavg(), "threads": {}}
+    if args.lean_memory:  # as edge-vc say and serve do by default: arena off, mmap threshold fixed
+        from edge_vc.backends.heap import lean_memory
+
+        lean_memory()
+    report = {"load_start": os.getloadavg(), "lean_memory": args.lean_memory, "threads": {}}
     for threads in [int(t) for t in args.threads.split(",")]:
         voice = BaseVoice.load(threads=threads)
         stage = load_stage(Path(args.profile_dir[0]), threads)
@@ -210,6 +214,9 @@ def main() -> None:
     parser.add_argument("--renditions", type=int, default=3)
     parser.add_argument("--quality-threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--lean-memory", action="store_true", help="latency: arena off, mmap threshold fixed (say's default)"
+    )
     args = parser.parse_args()
     report = latency(args) if args.mode == "latency" else quality(args)
     report["command"] = " ".join(sys.argv)

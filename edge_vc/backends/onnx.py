@@ -29,6 +29,11 @@ def use_memory_arena(enabled: bool) -> None:
     _ARENA["enabled"] = bool(enabled)
 
 
+def memory_arena_enabled() -> bool:
+    """Whether sessions opened now keep onnxruntime's CPU memory arena (``use_memory_arena``)."""
+    return _ARENA["enabled"]
+
+
 def create_session(model: str | Path | bytes, threads: int | None = None):
     """Open an ONNX model on the CPU; ``threads`` caps intra-op threads (None: all cores).
 

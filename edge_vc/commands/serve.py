@@ -54,11 +54,9 @@ def serve(voice, host, port, no_http, wyoming_host, wyoming_port, no_wyoming, al
     from edge_vc.serve.server import ServeConfig, run
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-vc serve: %(message)s")
-    from edge_vc.backends.onnx import use_memory_arena
-    from edge_vc.serve.engine import fix_mmap_threshold
+    from edge_vc.backends.heap import lean_memory
 
-    use_memory_arena(memory_arena)
-    fix_mmap_threshold()
+    lean_memory(memory_arena)
     engine = EngineConfig(
         voice=voice,
         threads=threads,

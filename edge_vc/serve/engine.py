@@ -8,7 +8,6 @@ small bounded queue, so a slow client holds back its own synthesis, and a job wh
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import queue
@@ -21,6 +20,7 @@ from typing import Any
 
 from edge_vc.audio.chunk import AudioChunk
 from edge_vc.audio.sinks import AudioSink
+from edge_vc.backends.heap import release_free_memory
 from edge_vc.errors import EdgeVCError
 from edge_vc.render import SpeechRequest, render
 from edge_vc.serve.request import check_request, check_speaker
@@ -209,7 +209,7 @@ class SpeechEngine:
                     return
                 dropped, _ = self._speakers.popitem(last=False)
             gc.collect()
-            _release_free_memory()
+            release_free_memory()
             _LOGGER.info("memory above %.0f MB: unloaded voice %r", budget, dropped or "default")
 
     def forget(self, name: str) -> None:
@@ -280,7 +280,7 @@ class SpeechEngine:
         finally:
             job.started.set()
             if self.config.trim_memory:
-                _release_free_memory()
+                release_free_memory()
             self._finish(job)
 
     @staticmethod
@@ -307,45 +307,3 @@ def default_workers(threads: int | None) -> int:
     """One synthesis per ``threads`` cores (at least one)."""
     cores = os.cpu_count() or 1
     return max(1, cores // max(1, threads or cores))
-
-
-def _release_free_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc ``malloc_trim``; nothing elsewhere).
-
-    A few ms after a request here (its own CPU is in the serve benchmark's CPU per audio second).
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
-"""Heap blocks at least this large get their own mapping, given back to the OS as soon as they are freed."""
-
-
-def fix_mmap_threshold(size: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Fix glibc's mmap threshold at ``size`` (``mallopt(M_MMAP_THRESHOLD)``); False where unavailable.
-
-    glibc raises the threshold as large blocks are freed (up to 32 MiB), so a sentence's large
-    buffers (onnxruntime's arena is off in serve) end up on the heap, where they fragment it. At
-    4 MiB, four learned profiles rotating peaked ~60-70 MB lower for no measurable CPU (1 MiB:
-    ~15 MB lower still, for +20-30 % CPU; benchmarks/results/serve_memory.md).
-    """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    return bool(mallopt(-3, int(size)))  # M_MMAP_THRESHOLD
-
-
-@functools.cache
-def _malloc_trim():
-    """glibc's ``malloc_trim`` from the running process (None on other C libraries); looked up once."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
