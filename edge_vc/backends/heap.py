@@ -3,7 +3,7 @@
 ``lean_memory()`` is what ``edge-vc say`` and ``edge-vc serve`` do unless ``--memory-arena`` is given:
 onnxruntime sessions without their CPU arena and large heap blocks in mappings of their own, so a
 long text's working memory is handed back instead of staying resident (measured in
-docs/learned-stage.md, "Memory", and benchmarks/results/serve_memory.md).
+docs/learned-stage.md, "Quiet machine and memory", and benchmarks/results/serve_memory.md).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def say(text, voice, out, make_parents, raw, device, device_rate, play, rate, vo
     from edge_vc.backends.heap import lean_memory
     from edge_vc.backends.onnx import memory_arena_enabled
 
-    lean_memory(memory_arena)  # before any session opens (docs/learned-stage.md, "Memory")
+    lean_memory(memory_arena)  # before any session opens (docs/learned-stage.md, "Quiet machine and memory")
     pipeline = load(voice, threads=threads)
     echo_verbose(
         verbose,
