@@ -46,11 +46,12 @@ def knn_mel(mel, voiced, ref_mel, ref_voiced, spec: str, content=None, ref_conte
         pad = np.pad(m, ((ctx, ctx), (0, 0)), mode="edge")
         return np.concatenate([pad[i : i + m.shape[0]] for i in range(2 * ctx + 1)], axis=1)
 
-    q, r = stack(mel), stack(ref)
-    distance = (q**2).sum(1)[:, None] - 2 * q @ r.T + (r**2).sum(1)[None]
     if o.get("c") == "1":  # by content: negative cosine of the encoder frames (all enrollment frames)
         unit = lambda x: x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-8)  # noqa: E731
         distance, ref = -unit(content) @ unit(ref_content).T, ref_mel
+    else:
+        q, r = stack(mel), stack(ref)
+        distance = (q**2).sum(1)[:, None] - 2 * q @ r.T + (r**2).sum(1)[None]
     nearest = ref[np.argpartition(distance, k, axis=1)[:, :k]].mean(1)
     weight = alpha / (1 + np.exp(-(np.arange(80) - split) / 3.0)) if split else np.full(80, alpha)
     weight = weight[None] * (1.0 if only is None else (voiced == only)[:, None])
@@ -131,7 +132,7 @@ def main() -> None:
                 predicted=predicted,
                 ref=(ref_mel, ref_voiced),
                 rc=ref_content,
-            ):  # noqa: E501
+            ):
                 out, pitch = predicted(audio, sample_rate, costs)
                 if spec in ("base", "bed"):
                     return out, pitch
