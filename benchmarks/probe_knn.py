@@ -9,7 +9,10 @@ weight ``a`` (1: the kNN frames alone) over all bands or, with ``split=B``, from
 crossover); ``v=1`` only in voiced frames, from voiced enrollment frames (``v=0``: only in unvoiced
 frames, from unvoiced ones); ``c=1`` neighbours by content features (cosine of the whisper encoder
 frames) instead of the log-mel. ``bed``: no kNN; the output plus the enrollment's quietest fifth of 20
-ms frames (its noise floor) under it, at the recording's level. Scores per variant on the same base
+ms frames (its noise floor) under it, at the recording's level. ``mm``: no kNN; voiced and unvoiced speech
+frames moved so that their per-band mean (``s=1``: and spread) is the enrollment's instead of what the
+decoder predicts for ``--calibration`` other base-voice sentences (``a``, ``v`` as above; ``m``: the spread
+ratio clipped to [1/m, m], default 2). Scores per variant on the same base
 renditions: ECAPA to the enrollment (measurement only), whisper tiny.en WER, DNSMOS OVRL. Results are
 appended to ``--out`` (JSON lines); docs/learned-stage.md has the measured rows.
 """
@@ -58,6 +61,42 @@ def knn_mel(mel, voiced, ref_mel, ref_voiced, spec: str, content=None, ref_conte
     return (mel + weight * (nearest - mel)).astype(np.float32)
 
 
+SILENCE_BELOW = 3.0  # frames whose mean log-mel is this far (ln units, ~26 dB) under the 95th percentile
+
+
+def frame_classes(mel: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Per frame: 0 silence, 1 unvoiced speech, 2 voiced (``voiced`` from the pitch track)."""
+    level = mel.mean(1)
+    speech = level > np.quantile(level, 0.95) - SILENCE_BELOW
+    return np.where(voiced, 2, np.where(speech, 1, 0))
+
+
+def class_stats(mel: np.ndarray, classes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per class with enough frames: per-band mean and standard deviation of ``mel``."""
+    wanted = [c for c in (1, 2) if (classes == c).sum() > 20]
+    return {c: (mel[classes == c].mean(0), mel[classes == c].std(0) + 1e-3) for c in wanted}
+
+
+def moment_match(mel, voiced, ref_stats, pred_stats, spec: str) -> np.ndarray:
+    """``mm`` variants: each class's frames moved so that its per-band mean (``s=1``: and spread) is the
+    enrollment's instead of what the decoder predicts for base-voice speech; weight ``a``; ``v=1``/``v=0``
+    only voiced / unvoiced speech frames."""
+    o = dict(kv.split("=") for kv in spec.split("_")[1:])
+    alpha, spread = float(o.get("a", 1)), o.get("s") == "1"
+    wanted = [2] if o.get("v") == "1" else [1] if o.get("v") == "0" else [1, 2]
+    classes = frame_classes(mel, voiced)
+    out = mel.copy()
+    for c in wanted:
+        if c not in ref_stats or c not in pred_stats:
+            continue
+        (rm, rs), (pm, ps) = ref_stats[c], pred_stats[c]
+        top = float(o.get("m", 2.0))  # the largest spread ratio applied
+        scale = np.clip(rs / ps, 1 / top, top) if spread else 1.0
+        moved = rm + (mel[classes == c] - pm) * scale
+        out[classes == c] = mel[classes == c] + alpha * (moved - mel[classes == c])
+    return out.astype(np.float32)
+
+
 def noise_bed(audio: np.ndarray, rate: int, out_rate: int, share: float = 0.2) -> np.ndarray:
     """The recording's quietest ``share`` of 20 ms frames, joined, at ``out_rate``: its noise floor and room."""
     from edge_vc.audio.io import resample
@@ -77,6 +116,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=10)
     parser.add_argument("--renditions", type=int, default=2)
     parser.add_argument("--variants", default="base,k=4,k=4_a=0.5")
+    parser.add_argument("--calibration", type=int, default=30, help="sentences for the mm variants' statistics")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_knn_probe.jsonl")
     args = parser.parse_args()
     from edge_vc.train.adapt import BASE_DECODER, AdaptConfig
@@ -106,12 +146,16 @@ def main() -> None:
     from edge_vc.vocoder import load_vocoder
 
     sentences = [s for s in EVALUATION if s not in PROBES][: args.sentences]
+    from edge_vc.train.sentences import generate
+
+    calibration = generate(args.calibration, seed=4321)  # base-voice speech for the decoder's own statistics
     voice = BaseVoice.load(threads=1)
     vocoder = load_vocoder("source-filter", threads=1)
     verifier, dnsmos, asr = EcapaVerifier(threads=1), DNSMOS(), WhisperASR(threads=1)  # measurement only
     texts = [s for s in sentences for _ in range(args.renditions)]
     base_chunks = [list(voice.synthesize(s)) for s in texts]
     sr = voice.sample_rate
+    calibration_audio = [np.concatenate([c.audio for c in voice.synthesize(t)]) for t in calibration]
     for name in wanted:
         enroll, rate, _ = speakers[name]
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1, pitch=True)
@@ -120,6 +164,13 @@ def main() -> None:
         config = LearnedStageConfig(str(WORK / name / "decoder.onnx"), "source-filter")
         stage = LearnedStage(config, content=encoder, vocoder=vocoder)
         predicted = stage.mel
+        ref_stats = class_stats(ref_mel, frame_classes(ref_mel, ref_voiced))
+        pred_stats: dict = {}
+        if any(v.startswith("mm") for v in args.variants.split(",")):
+            pairs = [predicted(voice_audio, sr) for voice_audio in calibration_audio]
+            cal_mel = np.concatenate([m for m, _ in pairs])
+            cal_voiced = np.concatenate([p[:, 1] > 0.5 for _, p in pairs if p is not None])
+            pred_stats = class_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
         enroll_embedding = verifier.embed(enroll, rate)
         row: dict = {"speaker": name, "date": time.strftime("%F %T"), "renditions": args.renditions}
         for spec in args.variants.split(","):
@@ -132,11 +183,15 @@ def main() -> None:
                 predicted=predicted,
                 ref=(ref_mel, ref_voiced),
                 rc=ref_content,
+                ref_stats=ref_stats,
+                pred_stats=pred_stats,
             ):
                 out, pitch = predicted(audio, sample_rate, costs)
                 if spec in ("base", "bed"):
                     return out, pitch
                 voiced = None if pitch is None else pitch[:, 1] > 0.5
+                if spec.startswith("mm"):
+                    return moment_match(out, voiced, ref_stats, pred_stats, spec), pitch
                 content = encoder.encode(audio, sample_rate, out.shape[0]) if "c=1" in spec else None
                 return knn_mel(out, voiced, *ref, spec, content, rc), pitch
 
