@@ -36,9 +36,14 @@ from edge_vc.stages.base import process_whole  # noqa: E402
 WORK = REPO / ".cache" / "learned" / "knn"
 
 
+def spec_options(spec: str) -> dict[str, str]:
+    """``k=4_a=0.5`` → {"k": "4", "a": "0.5"}; a leading bare name (``mm``) is skipped."""
+    return dict(kv.split("=") for kv in spec.split("_") if "=" in kv)
+
+
 def knn_mel(mel, voiced, ref_mel, ref_voiced, spec: str, content=None, ref_content=None) -> np.ndarray:
     """``mel`` [T, 80] moved toward its nearest enrollment frames as ``spec`` says (module docstring)."""
-    o = dict(kv.split("=") for kv in spec.split("_"))
+    o = spec_options(spec)
     k, ctx, split, alpha = int(o.get("k", 4)), int(o.get("ctx", 0)), int(o.get("split", 0)), float(o.get("a", 1))
     only = None if voiced is None or "v" not in o else o["v"] == "1"  # voiced (True) or unvoiced frames only
     ref = ref_mel if only is None else ref_mel[ref_voiced == only]
@@ -81,8 +86,8 @@ def moment_match(mel, voiced, ref_stats, pred_stats, spec: str) -> np.ndarray:
     """``mm`` variants: each class's frames moved so that its per-band mean (``s=1``: and spread) is the
     enrollment's instead of what the decoder predicts for base-voice speech; weight ``a``; ``v=1``/``v=0``
     only voiced / unvoiced speech frames."""
-    o = dict(kv.split("=") for kv in spec.split("_")[1:])
-    alpha, spread = float(o.get("a", 1)), o.get("s") == "1"
+    o = spec_options(spec)
+    alpha, spread, top = float(o.get("a", 1)), o.get("s") == "1", float(o.get("m", 2.0))
     wanted = [2] if o.get("v") == "1" else [1] if o.get("v") == "0" else [1, 2]
     classes = frame_classes(mel, voiced)
     out = mel.copy()
@@ -90,10 +95,10 @@ def moment_match(mel, voiced, ref_stats, pred_stats, spec: str) -> np.ndarray:
         if c not in ref_stats or c not in pred_stats:
             continue
         (rm, rs), (pm, ps) = ref_stats[c], pred_stats[c]
-        top = float(o.get("m", 2.0))  # the largest spread ratio applied
-        scale = np.clip(rs / ps, 1 / top, top) if spread else 1.0
-        moved = rm + (mel[classes == c] - pm) * scale
-        out[classes == c] = mel[classes == c] + alpha * (moved - mel[classes == c])
+        scale = np.clip(rs / ps, 1 / top, top) if spread else 1.0  # top: the largest spread ratio applied
+        frames = classes == c
+        moved = rm + (mel[frames] - pm) * scale
+        out[frames] = mel[frames] + alpha * (moved - mel[frames])
     return out.astype(np.float32)
 
 
@@ -155,7 +160,8 @@ def main() -> None:
     texts = [s for s in sentences for _ in range(args.renditions)]
     base_chunks = [list(voice.synthesize(s)) for s in texts]
     sr = voice.sample_rate
-    calibration_audio = [np.concatenate([c.audio for c in voice.synthesize(t)]) for t in calibration]
+    uses_mm = any(v.startswith("mm") for v in args.variants.split(","))
+    calibration_audio = [np.concatenate([c.audio for c in voice.synthesize(t)]) for t in calibration] if uses_mm else []
     for name in wanted:
         enroll, rate, _ = speakers[name]
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1, pitch=True)
@@ -166,8 +172,10 @@ def main() -> None:
         predicted = stage.mel
         ref_stats = class_stats(ref_mel, frame_classes(ref_mel, ref_voiced))
         pred_stats: dict = {}
-        if any(v.startswith("mm") for v in args.variants.split(",")):
+        if uses_mm:
             pairs = [predicted(voice_audio, sr) for voice_audio in calibration_audio]
+            if any(p is None for _, p in pairs):
+                raise SystemExit(f"{name}: the mm variants need a decoder with a pitch input")
             cal_mel = np.concatenate([m for m, _ in pairs])
             cal_voiced = np.concatenate([p[:, 1] > 0.5 for _, p in pairs if p is not None])
             pred_stats = class_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
