@@ -2,6 +2,8 @@
 
     python benchmarks/probe_knn.py adapt --speakers a,b          # adapt decoders with AdaptConfig defaults
     python benchmarks/probe_knn.py probe --speakers a,b --renditions 2 --variants base,k=4,k=4_a=0.5
+    python benchmarks/probe_knn.py adapt --recipe moment_weight=1,moment_classes=all   # other AdaptConfig
+    python benchmarks/probe_knn.py probe --recipe "default;moment_weight=1,moment_classes=all" --variants base
 
 Each variant replaces every predicted frame by the mean of its ``k`` nearest enrollment frames (L2 on
 the log-mel; ``ctx=N``: frames stacked with N neighbours each side for the distance), blended with
@@ -14,7 +16,9 @@ frames moved so that their per-band mean (``s=1``: and spread) is the enrollment
 decoder predicts for ``--calibration`` other base-voice sentences (``a``, ``v`` as above; ``m``: the spread
 ratio clipped to [1/m, m], default 2). Scores per variant on the same base
 renditions: ECAPA to the enrollment (measurement only), whisper tiny.en WER, DNSMOS OVRL. Results are
-appended to ``--out`` (JSON lines); docs/learned-stage.md has the measured rows.
+appended to ``--out`` (JSON lines); docs/learned-stage.md has the measured rows. ``--recipe`` names
+AdaptConfig fields that differ from the defaults (``name=value,...``; ``default``: none); its decoders live
+in their own folder. ``probe`` takes several recipes (``;``-separated), all scored on the same renditions.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from edge_vc.train.moments import frame_classes  # noqa: E402
 
 from benchmarks.eval_learned import adapt_decoder, dev_speakers  # noqa: E402
 from edge_vc.stages.base import process_whole  # noqa: E402
@@ -64,16 +70,6 @@ def knn_mel(mel, voiced, ref_mel, ref_voiced, spec: str, content=None, ref_conte
     weight = alpha / (1 + np.exp(-(np.arange(80) - split) / 3.0)) if split else np.full(80, alpha)
     weight = weight[None] * (1.0 if only is None else (voiced == only)[:, None])
     return (mel + weight * (nearest - mel)).astype(np.float32)
-
-
-SILENCE_BELOW = 3.0  # frames whose mean log-mel is this far (ln units, ~26 dB) under the 95th percentile
-
-
-def frame_classes(mel: np.ndarray, voiced: np.ndarray) -> np.ndarray:
-    """Per frame: 0 silence, 1 unvoiced speech, 2 voiced (``voiced`` from the pitch track)."""
-    level = mel.mean(1)
-    speech = level > np.quantile(level, 0.95) - SILENCE_BELOW
-    return np.where(voiced, 2, np.where(speech, 1, 0))
 
 
 def class_stats(mel: np.ndarray, classes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -114,6 +110,25 @@ def noise_bed(audio: np.ndarray, rate: int, out_rate: int, share: float = 0.2) -
     return quiet.reshape(-1)
 
 
+def recipe_overrides(recipe: str) -> dict:
+    """``name=value,...`` as AdaptConfig keyword arguments (numbers as numbers)."""
+    out: dict = {}
+    for item in filter(None, "" if recipe == "default" else recipe.split(",")):
+        key, _, value = item.partition("=")
+        if value in ("true", "false"):
+            out[key] = value == "true"
+            continue
+        try:
+            out[key] = float(value) if "." in value or key.endswith("weight") else int(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def recipe_folder(recipe: str) -> Path:
+    return WORK if recipe in ("", "default") else WORK / recipe.replace(",", "_")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["adapt", "probe"])
@@ -122,6 +137,7 @@ def main() -> None:
     parser.add_argument("--renditions", type=int, default=2)
     parser.add_argument("--variants", default="base,k=4,k=4_a=0.5")
     parser.add_argument("--calibration", type=int, default=30, help="sentences for the mm variants' statistics")
+    parser.add_argument("--recipe", default="", help="AdaptConfig overrides, name=value,... (own decoder folder)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "learned_knn_probe.jsonl")
     args = parser.parse_args()
     from edge_vc.train.adapt import BASE_DECODER, AdaptConfig
@@ -132,12 +148,17 @@ def main() -> None:
     speakers = dev_speakers()
     wanted = [s for s in args.speakers.split(",") if s] or list(speakers)
     encoder = ContentEncoder.load(threads=1)
+    recipes = [r for r in args.recipe.split(";") if r] or ["default"]
     if args.mode == "adapt":
+        if len(recipes) > 1:
+            raise SystemExit("adapt takes one recipe")
+        overrides, work = recipe_overrides(recipes[0]), recipe_folder(recipes[0])
         for name in wanted:
-            folder = WORK / name
+            folder = work / name
             folder.mkdir(parents=True, exist_ok=True)
             enroll, rate, _ = speakers[name]
-            result, seconds, _ = adapt_decoder(enroll, rate, encoder, AdaptConfig(threads=1), folder, BASE_DECODER)
+            config = AdaptConfig(threads=1, **overrides)
+            result, seconds, _ = adapt_decoder(enroll, rate, encoder, config, folder, BASE_DECODER)
             print(name, "adapted in", round(seconds, 1), "s, loss", round(result["loss"], 4), flush=True)
         return
     from edge_vc.export.sentences import EVALUATION
@@ -167,55 +188,59 @@ def main() -> None:
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1, pitch=True)
         ref_mel, ref_voiced = corpus.mel.astype(np.float32), corpus.pitch[:, 1] > 0.5
         ref_content = corpus.content.astype(np.float32)
-        config = LearnedStageConfig(str(WORK / name / "decoder.onnx"), "source-filter")
-        stage = LearnedStage(config, content=encoder, vocoder=vocoder)
-        predicted = stage.mel
         ref_stats = class_stats(ref_mel, frame_classes(ref_mel, ref_voiced))
-        pred_stats: dict = {}
-        if uses_mm:
-            pairs = [predicted(voice_audio, sr) for voice_audio in calibration_audio]
-            if any(p is None for _, p in pairs):
-                raise SystemExit(f"{name}: the mm variants need a decoder with a pitch input")
-            cal_mel = np.concatenate([m for m, _ in pairs])
-            cal_voiced = np.concatenate([p[:, 1] > 0.5 for _, p in pairs if p is not None])
-            pred_stats = class_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
         enroll_embedding = verifier.embed(enroll, rate)
-        row: dict = {"speaker": name, "date": time.strftime("%F %T"), "renditions": args.renditions}
-        for spec in args.variants.split(","):
+        for recipe in recipes:
+            config = LearnedStageConfig(str(recipe_folder(recipe) / name / "decoder.onnx"), "source-filter")
+            stage = LearnedStage(config, content=encoder, vocoder=vocoder)
+            predicted = stage.mel
+            pred_stats: dict = {}
+            if uses_mm:
+                pairs = [predicted(voice_audio, sr) for voice_audio in calibration_audio]
+                if any(p is None for _, p in pairs):
+                    raise SystemExit(f"{name}: the mm variants need a decoder with a pitch input")
+                cal_mel = np.concatenate([m for m, _ in pairs])
+                cal_voiced = np.concatenate([p[:, 1] > 0.5 for _, p in pairs if p is not None])
+                pred_stats = class_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
+            row: dict = {"speaker": name, "date": time.strftime("%F %T"), "renditions": args.renditions}
+            if recipe != "default":
+                row["recipe"] = recipe
+            for spec in args.variants.split(","):
 
-            def mel(
-                audio,
-                sample_rate,
-                costs=None,
-                spec=spec,
-                predicted=predicted,
-                ref=(ref_mel, ref_voiced),
-                rc=ref_content,
-                ref_stats=ref_stats,
-                pred_stats=pred_stats,
-            ):
-                out, pitch = predicted(audio, sample_rate, costs)
-                if spec in ("base", "bed"):
-                    return out, pitch
-                voiced = None if pitch is None else pitch[:, 1] > 0.5
-                if spec.startswith("mm"):
-                    return moment_match(out, voiced, ref_stats, pred_stats, spec), pitch
-                content = encoder.encode(audio, sample_rate, out.shape[0]) if "c=1" in spec else None
-                return knn_mel(out, voiced, *ref, spec, content, rc), pitch
+                def mel(
+                    audio,
+                    sample_rate,
+                    costs=None,
+                    spec=spec,
+                    predicted=predicted,
+                    ref=(ref_mel, ref_voiced),
+                    rc=ref_content,
+                    ref_stats=ref_stats,
+                    pred_stats=pred_stats,
+                ):
+                    out, pitch = predicted(audio, sample_rate, costs)
+                    if spec in ("base", "bed"):
+                        return out, pitch
+                    voiced = None if pitch is None else pitch[:, 1] > 0.5
+                    if spec.startswith("mm"):
+                        return moment_match(out, voiced, ref_stats, pred_stats, spec), pitch
+                    content = encoder.encode(audio, sample_rate, out.shape[0]) if "c=1" in spec else None
+                    return knn_mel(out, voiced, *ref, spec, content, rc), pitch
 
-            stage.mel = mel  # type: ignore[method-assign]
-            outputs = [np.concatenate([c.audio for c in process_whole(stage, chunks)]) for chunks in base_chunks]
-            if spec == "bed":  # the stage's output unchanged, plus the enrollment's own quietest frames under it
-                bed = noise_bed(enroll, rate, sr)
-                outputs = [o + np.resize(bed, o.size) for o in outputs]
-            heard = [asr.transcribe(o, sr) for o in outputs]
-            wer = float(np.mean([word_error_rate(t, h) for t, h in zip(texts, heard, strict=True)]))
-            joined = np.concatenate(outputs)
-            ecapa = verifier.similarity(verifier.embed(joined, sr), enroll_embedding)
-            row[spec] = {"ecapa": round(float(ecapa), 4), "wer": round(wer, 4), "dnsmos": dnsmos(joined, sr).to_dict()}
-            print(name, spec, row[spec], flush=True)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+                stage.mel = mel  # type: ignore[method-assign]
+                outputs = [np.concatenate([c.audio for c in process_whole(stage, chunks)]) for chunks in base_chunks]
+                if spec == "bed":  # the stage's output unchanged, plus the enrollment's own quietest frames under it
+                    bed = noise_bed(enroll, rate, sr)
+                    outputs = [o + np.resize(bed, o.size) for o in outputs]
+                heard = [asr.transcribe(o, sr) for o in outputs]
+                wer = float(np.mean([word_error_rate(t, h) for t, h in zip(texts, heard, strict=True)]))
+                joined = np.concatenate(outputs)
+                ecapa = verifier.similarity(verifier.embed(joined, sr), enroll_embedding)
+                quality = dnsmos(joined, sr).to_dict()
+                row[spec] = {"ecapa": round(float(ecapa), 4), "wer": round(wer, 4), "dnsmos": quality}
+                print(name, spec, row[spec], flush=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ batch from the speaker and three quarters from base-voice speech (replay, so the
 the base part's intelligibility). A base decoder with a pitch input also gets the pitch map
 (base-voice range → speaker range) stored in the exported decoder's metadata. Resumable: a
 checkpoint is kept every 100 steps and reused by the next call. ``export_decoder`` writes the
-speaker's decoder as ONNX.
+speaker's decoder as ONNX. Extra losses on the speaker row for base-voice content (moments, a critic,
+a content anchor; ``speaker_row_loss``) are off by default: measured, not adopted (docs/learned-stage.md).
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from edge_vc.models.voice_decoder import SpeakerDecoder, VoiceDecoder
-from edge_vc.train.loop import Corpus, Schedule, train
+from edge_vc.train.adversarial import AdversarialTarget
+from edge_vc.train.loop import Corpus, Schedule, sample, train
+from edge_vc.train.moments import CLASSES as MOMENT_CLASSES
+from edge_vc.train.moments import MomentTarget
 from edge_vc.train.pretrain import load_npz, shipped_base_decoder
 
 from edge_vc.features.pitch import REFERENCE_HZ, PitchMap
 from edge_vc.fileio import atomic_path
 
 BASE_DECODER = shipped_base_decoder()
+SPEAKER_PARAMS = ("film", "mel_bias")
+"""Parameter-name prefixes of the speaker-specific weights (embedding rows)."""
 CONTENT_SOURCES = ("enrollment", "normalised", "both")
 
 
@@ -61,6 +67,30 @@ class AdaptConfig:
     rows learn from base-voice-like content, as they get at synthesis) or "both" (a random one of the
     two per crop). The target mel and pitch stay the enrollment's. Measured: docs/learned-stage.md."""
 
+    moment_weight: float = 0.0
+    """Weight of the moment-matching loss (``edge_vc.train.moments``): the speaker row on replay content
+    pulled to the enrollment's per-class band mean and spread; 0 turns it off."""
+
+    moment_classes: str = "unvoiced"
+    """Frame classes matched: "unvoiced" (unvoiced speech), "voiced" or "all"."""
+
+    speaker_row_scope: str = "all"
+    """Weights the moment and critic losses train: "all", or "speaker" (only the speaker's FiLM row and
+    mel bias, so the shared layers learn from L1 alone)."""
+
+    adversarial_weight: float = 0.0
+    """Weight of a small mel critic's loss (``edge_vc.train.adversarial``) on the same speaker-row outputs
+    for replay content; 0 turns it off. The critic is not checkpointed: a resumed run starts a new one."""
+
+    critic_sees_content: bool = False
+    """The critic also sees the content features each mel should say (real: the enrollment's own), so
+    that losing the words gives the speaker row's output away."""
+
+    anchor_weight: float = 0.0
+    """Weight of the content anchor on the same outputs: 1 − the per-band correlation over time with the
+    base voice's mel for that content (``content_anchor``), blind to each band's level and spread, so that
+    the moment and critic losses can move timbre but not the words (only beside one of them); 0: off."""
+
     def validate(self) -> None:
         if self.steps <= 0 or self.lr <= 0 or self.threads <= 0:
             raise ValueError("steps, lr and threads must be > 0")
@@ -70,6 +100,12 @@ class AdaptConfig:
             raise ValueError("content_shifts must be a non-empty list of factors in [0.5, 2]")
         if self.content_source not in CONTENT_SOURCES:
             raise ValueError(f"content_source must be one of {', '.join(CONTENT_SOURCES)}")
+        if min(self.moment_weight, self.adversarial_weight, self.anchor_weight) < 0:
+            raise ValueError("moment_weight, adversarial_weight and anchor_weight must be >= 0")
+        if self.speaker_row_scope not in ("all", "speaker"):
+            raise ValueError("speaker_row_scope must be all or speaker")
+        if self.moment_classes not in MOMENT_CLASSES:
+            raise ValueError(f"moment_classes must be one of {', '.join(MOMENT_CLASSES)}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -211,13 +247,52 @@ def adapt(
         # (pseudo-voice pretraining: the base row already spans pitch; the bias still moves the channel)
         with torch.no_grad():
             model.mel_bias.weight[1] += torch.from_numpy(offset)
-    scales = {"film": config.speaker_lr_scale, "mel_bias": config.speaker_lr_scale}
+    scales = dict.fromkeys(SPEAKER_PARAMS, config.speaker_lr_scale)
     sources = [(speaker, 1.0 - config.replay)] + ([(replay, config.replay)] if config.replay > 0 else [])
     schedule = Schedule(steps=config.steps, lr=config.lr, final_lr_ratio=0.5, warmup=20)
+    extra = speaker_row_loss(model, speaker, replay, config, schedule.frames)
     result = train(
-        model, sources, schedule, checkpoint, seconds=seconds, seed=config.seed, progress=progress, lr_scales=scales
-    )
+        model, sources, schedule, checkpoint, seconds=seconds, seed=config.seed, progress=progress,
+        lr_scales=scales, extra_loss=extra,
+    )  # fmt: skip
     return model, result
+
+
+def speaker_row_loss(model: VoiceDecoder, speaker: Corpus, replay: Corpus, config: AdaptConfig, frames: int):
+    """The extra loss on the speaker row's output for replay content (moments and/or critic), or None."""
+    if config.moment_weight <= 0 and config.adversarial_weight <= 0:
+        return None
+    if speaker.pitch is None or replay.pitch is None:
+        raise ValueError("moment matching and the critic need a base decoder with a pitch input")
+    pitch_map = PitchMap.between(replay.pitch, speaker.pitch)
+    moments = MomentTarget.build(speaker, replay, pitch_map, config.moment_classes, config.moment_weight)
+    critic = None
+    if config.adversarial_weight > 0:
+        critic = AdversarialTarget(
+            speaker, config.adversarial_weight, seed=config.seed, sees_content=config.critic_sees_content
+        )
+
+    def extra(rng: np.random.Generator) -> torch.Tensor:
+        batch = sample(moments.corpus, moments.crops, frames, rng)
+        if config.speaker_row_scope == "speaker":  # the shared weights as constants: only the speaker rows learn
+            weights = {n: p if n.startswith(SPEAKER_PARAMS) else p.detach() for n, p in model.named_parameters()}
+            out = torch.func.functional_call(model, weights, (batch[0], batch[2], batch[3]))
+        else:
+            out = model(batch[0], batch[2], batch[3])
+        total = moments.loss(out, batch) if config.moment_weight > 0 else out.new_zeros(())
+        if config.anchor_weight > 0:
+            total = total + config.anchor_weight * content_anchor(out, batch[1])
+        return total + critic.loss(out, rng, batch[0]) if critic is not None else total
+
+    return extra
+
+
+def content_anchor(out: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """1 − the mean over crops and bands of the correlation over time of ``out`` and ``reference`` [n, 80, T]."""
+    a = out - out.mean(2, keepdim=True)
+    b = reference - reference.mean(2, keepdim=True)
+    corr = (a * b).sum(2) / (a.norm(dim=2) * b.norm(dim=2) + 1e-6)
+    return 1.0 - corr.mean()
 
 
 def export_decoder(model: VoiceDecoder, path: Path, metadata: dict[str, str], speaker: int = 1) -> float:

@@ -109,11 +109,13 @@ def train(
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
     lr_scales: dict[str, float] | None = None,
+    extra_loss: Callable[[np.random.Generator], torch.Tensor] | None = None,
 ) -> dict:
     """Train until ``schedule.steps`` (resuming from ``checkpoint``) or ``seconds`` run out.
 
     ``sources`` are (corpus, share of each batch); ``lr_scales`` maps parameter-name prefixes to
-    learning-rate multipliers. Returns {"step", "done", "loss", "seconds"}.
+    learning-rate multipliers; ``extra_loss(rng)`` is added to each step's L1 (adaptation's losses on
+    the speaker row, ``edge_vc.train.adapt.speaker_row_loss``). Returns {"step", "done", "loss", "seconds"}.
     """
     params = params if params is not None else list(model.parameters())
     scales = lr_scales or {}
@@ -155,8 +157,9 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = schedule.lr_at(step) * group.get("lr_scale", 1.0)
             loss = (model(content, speaker, pitch) - mel).abs().mean()
+            total = loss + extra_loss(rng) if extra_loss is not None else loss
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             step += 1
