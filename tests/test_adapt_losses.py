@@ -129,3 +129,16 @@ def test_content_anchor_ignores_band_level_and_spread_but_not_the_words(corpora)
     scale, shift = torch.linspace(0.5, 2.0, 80)[None, :, None], torch.linspace(-2, 1, 80)[None, :, None]
     assert float(content_anchor(mel * scale + shift, mel)) < 1e-4  # timbre-like moves cost nothing
     assert float(content_anchor(mel.flip(2), mel)) > 0.5  # other words (the same frames reversed) do
+
+
+def test_a_single_frame_critic_judges_each_frame_alone():
+    from edge_vc.train.adversarial import MelCritic
+
+    mel = torch.randn(2, 80, 60)
+    moved = mel.clone()
+    moved[:, :, 30] += 3.0
+    for frames, reach in ((1, 1), (0, 31)):
+        critic = MelCritic(frames=frames)
+        with torch.no_grad():
+            changed = (critic(moved) - critic(mel)).abs()[0, 0] > 1e-6
+        assert int(changed.sum()) == reach, (frames, int(changed.sum()))

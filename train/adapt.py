@@ -86,6 +86,9 @@ class AdaptConfig:
     """The critic also sees the content features each mel should say (real: the enrollment's own), so
     that losing the words gives the speaker row's output away."""
 
+    critic_frames: int = 0
+    """0: the critic judges 31 frames of context (words included); 1: each frame's spectrum alone."""
+
     anchor_weight: float = 0.0
     """Weight of the content anchor on the same outputs: 1 − the per-band correlation over time with the
     base voice's mel for that content (``content_anchor``), blind to each band's level and spread, so that
@@ -102,6 +105,8 @@ class AdaptConfig:
             raise ValueError(f"content_source must be one of {', '.join(CONTENT_SOURCES)}")
         if min(self.moment_weight, self.adversarial_weight, self.anchor_weight) < 0:
             raise ValueError("moment_weight, adversarial_weight and anchor_weight must be >= 0")
+        if self.critic_frames not in (0, 1):
+            raise ValueError("critic_frames must be 0 (context) or 1 (single frames)")
         if self.speaker_row_scope not in ("all", "speaker"):
             raise ValueError("speaker_row_scope must be all or speaker")
         if self.moment_classes not in MOMENT_CLASSES:
@@ -269,8 +274,9 @@ def speaker_row_loss(model: VoiceDecoder, speaker: Corpus, replay: Corpus, confi
     critic = None
     if config.adversarial_weight > 0:
         critic = AdversarialTarget(
-            speaker, config.adversarial_weight, seed=config.seed, sees_content=config.critic_sees_content
-        )
+            speaker, config.adversarial_weight, seed=config.seed, sees_content=config.critic_sees_content,
+            frames=config.critic_frames,
+        )  # fmt: skip
 
     def extra(rng: np.random.Generator) -> torch.Tensor:
         batch = sample(moments.corpus, moments.crops, frames, rng)
