@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge_vc.train.moments import frame_classes  # noqa: E402
+from edge_vc.train.moments import class_stats, frame_classes  # noqa: E402
 
 from benchmarks.eval_learned import adapt_decoder, dev_speakers  # noqa: E402
 from edge_vc.stages.base import process_whole  # noqa: E402
@@ -72,10 +72,9 @@ def knn_mel(mel, voiced, ref_mel, ref_voiced, spec: str, content=None, ref_conte
     return (mel + weight * (nearest - mel)).astype(np.float32)
 
 
-def class_stats(mel: np.ndarray, classes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per class with enough frames: per-band mean and standard deviation of ``mel``."""
-    wanted = [c for c in (1, 2) if (classes == c).sum() > 20]
-    return {c: (mel[classes == c].mean(0), mel[classes == c].std(0) + 1e-3) for c in wanted}
+def spread_safe_stats(mel: np.ndarray, classes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``class_stats`` with 1e-3 added to each spread (the ``mm`` variants divide by it)."""
+    return {c: (m, sd + 1e-3) for c, (m, sd) in class_stats(mel, classes).items()}
 
 
 def moment_match(mel, voiced, ref_stats, pred_stats, spec: str) -> np.ndarray:
@@ -188,7 +187,7 @@ def main() -> None:
         corpus = Corpus.from_audio(enroll, rate, encoder, speaker=1, pitch=True)
         ref_mel, ref_voiced = corpus.mel.astype(np.float32), corpus.pitch[:, 1] > 0.5
         ref_content = corpus.content.astype(np.float32)
-        ref_stats = class_stats(ref_mel, frame_classes(ref_mel, ref_voiced))
+        ref_stats = spread_safe_stats(ref_mel, frame_classes(ref_mel, ref_voiced))
         enroll_embedding = verifier.embed(enroll, rate)
         for recipe in recipes:
             config = LearnedStageConfig(str(recipe_folder(recipe) / name / "decoder.onnx"), "source-filter")
@@ -201,7 +200,7 @@ def main() -> None:
                     raise SystemExit(f"{name}: the mm variants need a decoder with a pitch input")
                 cal_mel = np.concatenate([m for m, _ in pairs])
                 cal_voiced = np.concatenate([p[:, 1] > 0.5 for _, p in pairs if p is not None])
-                pred_stats = class_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
+                pred_stats = spread_safe_stats(cal_mel, frame_classes(cal_mel, cal_voiced))
             row: dict = {"speaker": name, "date": time.strftime("%F %T"), "renditions": args.renditions}
             if recipe != "default":
                 row["recipe"] = recipe

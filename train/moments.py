@@ -21,11 +21,22 @@ CLASSES = {"unvoiced": (1,), "voiced": (2,), "all": (1, 2)}
 """``AdaptConfig.moment_classes``: which frame classes (1 unvoiced speech, 2 voiced) are matched."""
 
 
+def silence_floor(mel: np.ndarray) -> float:
+    """The mean log-mel level under which a frame of ``mel`` [N, 80] is silence."""
+    return float(np.quantile(mel.mean(1), 0.95)) - SILENCE_BELOW
+
+
 def frame_classes(mel: np.ndarray, voiced: np.ndarray, floor: float | None = None) -> np.ndarray:
-    """Per frame of ``mel`` [N, 80]: 0 silence, 1 unvoiced speech, 2 voiced (``voiced`` from the pitch track)."""
-    level = mel.mean(1)
-    floor = float(np.quantile(level, 0.95)) - SILENCE_BELOW if floor is None else floor
+    """Per frame of ``mel`` [..., 80]: 0 silence, 1 unvoiced speech, 2 voiced (``voiced`` from the pitch
+    track); ``floor``: the silence level (default: ``mel``'s own ``silence_floor``)."""
+    level = mel.mean(-1)
+    floor = silence_floor(mel.reshape(-1, mel.shape[-1])) if floor is None else floor
     return np.where(voiced, 2, np.where(level > floor, 1, 0))
+
+
+def class_stats(mel: np.ndarray, classes: np.ndarray, wanted=(1, 2)) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per class of ``wanted`` with more than 20 frames: per-band mean and standard deviation of ``mel``."""
+    return {c: (mel[classes == c].mean(0), mel[classes == c].std(0)) for c in wanted if (classes == c).sum() > 20}
 
 
 @dataclass
@@ -46,26 +57,19 @@ class MomentTarget:
         if classes not in CLASSES:
             raise ValueError(f"moment_classes must be one of {', '.join(CLASSES)}")
         mel = speaker.mel.astype(np.float32)
-        labels = frame_classes(mel, speaker.pitch[:, 1] > 0.5)
-        stats = {
-            c: (torch.from_numpy(mel[labels == c].mean(0)), torch.from_numpy(mel[labels == c].std(0)))
-            for c in CLASSES[classes]
-            if (labels == c).sum() > 20
-        }
-        if not stats:
+        found = class_stats(mel, frame_classes(mel, speaker.pitch[:, 1] > 0.5), CLASSES[classes])
+        if not found:
             raise ValueError("the recording has too few speech frames for moment matching")
+        stats = {c: (torch.from_numpy(m), torch.from_numpy(sd)) for c, (m, sd) in found.items()}
         mapped = pitch_map.apply(replay.pitch.astype(np.float32)).astype(np.float32)
         corpus = Corpus(replay.content, replay.mel, speaker.speaker, mapped)
-        level = replay.mel.astype(np.float32).mean(1)
-        return MomentTarget(corpus, float(np.quantile(level, 0.95)) - SILENCE_BELOW, stats, weight, crops)
+        return MomentTarget(corpus, silence_floor(replay.mel.astype(np.float32)), stats, weight, crops)
 
     def loss(self, out: torch.Tensor, batch) -> torch.Tensor:
         """Weighted L1 between the per-class band moments of ``out`` [n, 80, T] (the speaker row's output
         on ``batch``, a crop sample of ``corpus``) and the enrollment's."""
         _, base_mel, _, pitch = batch
-        voiced = (pitch[..., 1] > 0.5).numpy()
-        level = base_mel.mean(1).numpy()
-        labels = np.where(voiced, 2, np.where(level > self.floor, 1, 0))
+        labels = frame_classes(base_mel.transpose(1, 2).numpy(), (pitch[..., 1] > 0.5).numpy(), self.floor)
         total = out.new_zeros(())
         for c, (mean, spread) in self.stats.items():
             mask = torch.from_numpy(labels == c)

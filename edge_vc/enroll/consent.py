@@ -128,7 +128,8 @@ class ConsentChecker:
         score = score_transcript(challenge, transcript)
         if score < MIN_SCORE:
             second, second_words = self.transcribe(audio, sample_rate, beam_size=5)
-            if score_transcript(challenge, second) > score:
-                transcript, words, score = second, second_words, score_transcript(challenge, second)
+            second_score = score_transcript(challenge, second)
+            if second_score > score:
+                transcript, words, score = second, second_words, second_score
         ends = [end for text, _, end in words for cw in challenge.words for h in _words(text) if heard_as(cw, h)]
         return ConsentResult(score >= MIN_SCORE, score, transcript, max(ends) if ends else None)
